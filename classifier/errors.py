@@ -1,0 +1,30 @@
+"""The project's exceptions.
+
+Every error a user can cause derives from :class:`ClassifierError`; the CLI turns
+these into a one-line ``Error: ...`` message and a non-zero exit code, never a
+traceback. Messages say what is wrong and how to fix it.
+"""
+
+
+class ClassifierError(Exception):
+    """Base class for errors the user can act on."""
+
+    exit_code = 1
+
+
+class DataError(ClassifierError, ValueError):
+    """Labelled data that fails validation (schema, labels, duplicates, conflicts)."""
+
+
+class InputError(ClassifierError, ValueError):
+    """An input file that cannot be read at all (missing, unknown format, missing column)."""
+
+    exit_code = 2
+
+
+class ModelNotFoundError(ClassifierError, FileNotFoundError):
+    """No model in the registry, or the requested version does not exist."""
+
+
+class ModelIntegrityError(ClassifierError, ValueError):
+    """A saved model whose files do not match its model card."""

@@ -1,0 +1,128 @@
+"""Cross-validation and metrics, overall and sliced by language and category."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import average_precision_score
+
+from .model import grouped_folds
+
+
+def out_of_fold_scores(pipeline, texts, y, groups, *, n_splits=5, seed=0):
+    """Probabilities for every row from a model that never saw the row's group.
+
+    The pipeline's stateless steps (normalisation, hashing) run once on all texts;
+    each fold then fits only the trainable tail (tf-idf and classifier).
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        As built by :func:`classifier.model.build_pipeline` (unfitted).
+    texts : list of str
+    y : array-like of 0/1
+    groups : array-like
+    n_splits : int, default=5
+    seed : int, default=0
+
+    Returns
+    -------
+    scores : numpy.ndarray
+    folds : list of (train_index, test_index)
+    """
+    y = np.asarray(y).astype(int)
+    groups = np.asarray(groups)
+    X = pipeline[:2].transform(texts)
+    scores = np.zeros(len(y))
+    folds = grouped_folds(y, groups, n_splits=n_splits, random_state=seed)
+    for train, test in folds:
+        tail = clone(pipeline[2:])
+        tail.fit(X[train], y[train], clf__groups=groups[train])
+        scores[test] = tail.predict_proba(X[test])[:, 1]
+    return scores, folds
+
+
+def binary_metrics(y_true, scores, threshold) -> dict:
+    """Precision, recall, F1, PR-AUC and false-positive rate at a threshold."""
+    y_true = np.asarray(y_true).astype(int)
+    scores = np.asarray(scores, dtype=float)
+    flagged = scores >= threshold
+    tp = int((flagged & (y_true == 1)).sum())
+    fp = int((flagged & (y_true == 0)).sum())
+    fn = int((~flagged & (y_true == 1)).sum())
+    tn = int((~flagged & (y_true == 0)).sum())
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / (tp + fn) if tp + fn else float("nan")
+    if tp + fp and tp + fn and precision + recall:
+        f1 = 2 * precision * recall / (precision + recall)
+    else:
+        f1 = float("nan") if not (tp + fn) else 0.0
+    both = 0 < y_true.sum() < len(y_true)
+    return {
+        "n": len(y_true),
+        "positives": int(y_true.sum()),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "pr_auc": float(average_precision_score(y_true, scores)) if both else float("nan"),
+        "fpr": fp / (fp + tn) if fp + tn else float("nan"),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+    }
+
+
+def sliced_metrics(frame: pd.DataFrame, threshold: float) -> dict:
+    """Metrics overall, per language and per category.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``label``, ``score``, ``lang``, ``category``.
+    threshold : float
+
+    Returns
+    -------
+    dict
+        ``overall`` and ``by_lang`` hold :func:`binary_metrics`; ``by_category``
+        holds, per category, its size and the share flagged (the false-positive
+        rate for a negative category, the recall for the positive one).
+    """
+    out = {
+        "overall": binary_metrics(frame["label"], frame["score"], threshold),
+        "by_lang": {
+            lang: binary_metrics(part["label"], part["score"], threshold)
+            for lang, part in sorted(frame.groupby("lang"), key=lambda kv: kv[0])
+        },
+        "by_category": {},
+    }
+    for cat, part in sorted(frame.groupby("category"), key=lambda kv: kv[0]):
+        flagged = float((part["score"] >= threshold).mean())
+        key = "recall" if int(part["label"].iloc[0]) == 1 else "fpr"
+        out["by_category"][cat] = {"n": len(part), key: flagged}
+    return out
+
+
+def format_report(metrics: dict, title: str) -> str:
+    """A plain-text table of :func:`sliced_metrics` output."""
+
+    def fmt(v):
+        return "   -  " if v != v else f"{v:6.3f}"  # NaN is not equal to itself
+
+    lines = [
+        title,
+        f"{'slice':<28}{'n':>6}{'pos':>6}{'prec':>8}{'recall':>8}{'f1':>8}{'pr_auc':>8}{'fpr':>8}",
+    ]
+    rows = [("overall", metrics["overall"])] + [(f"lang={k}", v) for k, v in metrics["by_lang"].items()]
+    for name, m in rows:
+        lines.append(
+            f"{name:<28}{m['n']:>6}{m['positives']:>6}  {fmt(m['precision'])}  {fmt(m['recall'])}"
+            f"  {fmt(m['f1'])}  {fmt(m['pr_auc'])}  {fmt(m['fpr'])}"
+        )
+    lines.append(f"{'category':<28}{'n':>6}  flagged share (recall for coerced_appeal, else FPR)")
+    for cat, m in metrics["by_category"].items():
+        share = m.get("recall", m.get("fpr"))
+        lines.append(f"{cat:<28}{m['n']:>6}  {fmt(share)}")
+    return "\n".join(lines)

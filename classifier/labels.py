@@ -1,0 +1,271 @@
+"""The label store: read the labelled CSVs, validate them, summarise them.
+
+The store is a folder of UTF-8 CSV files (``datasets/labelled/*.csv``), one row per
+labelled message. ``datasets/README.md`` is the labelling guide and data card.
+Validation reports every problem with its file and line, so that an analyst can go
+straight to the row; training refuses a store that has any.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .normalize import normalize_texts
+
+REQUIRED_COLUMNS = ("text", "label", "lang", "category", "source", "group")
+OPTIONAL_COLUMNS = ("added", "annotator", "style")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+POSITIVE_CATEGORY = "coerced_appeal"
+NEGATIVE_CATEGORIES = (
+    "proof_of_life",
+    "captive_practical",
+    "family_rally",
+    "report_about_pattern",
+    "official_warning",
+    "unrelated_protest",
+    "front_soldier",
+    "scam",
+    "related_captive_statement",
+    "everyday",
+)
+CATEGORIES = (POSITIVE_CATEGORY, *NEGATIVE_CATEGORIES)
+LANGS = ("uk", "ru", "en", "mixed")
+STYLES = ("stt", "typos", "caps", "emoji", "chat", "formal", "translit", "long", "short")
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the store, located to a file and line."""
+
+    file: str
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        col = f" [{self.column}]" if self.column else ""
+        return f"{where}{col}: {self.message}"
+
+
+def store_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders into the sorted list of CSV files they name.
+
+    Raises
+    ------
+    DataError
+        If a path does not exist or a folder holds no CSV file.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.csv"))
+            if not found:
+                raise DataError(f"{p}: no .csv files in this folder; pass a folder of labelled CSVs")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder; run from the repository root or pass --data PATH")
+    return files
+
+
+def _read_one(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problems.append(
+            Problem(
+                str(path),
+                line,
+                "",
+                f"byte {exc.start} (column {col}) is not UTF-8; re-save the file as UTF-8",
+            )
+        )
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        problems.append(Problem(str(path), 1, "", "empty file; a labelled CSV needs a header row"))
+        return None
+    except csv.Error as exc:
+        problems.append(Problem(str(path), 1, "", f"unreadable header ({exc})"))
+        return None
+    header = [h.strip() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        problems.append(
+            Problem(
+                str(path),
+                1,
+                "",
+                f"missing column(s) {', '.join(missing)}; the header has: {', '.join(header)}",
+            )
+        )
+        return None
+    rows, lines = [], []
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(str(path), start, "", f"malformed CSV ({exc}); check the quoting"))
+            break
+        if row:
+            if len(row) != len(header):
+                problems.append(
+                    Problem(str(path), start, "", f"{len(row)} fields where the header has {len(header)}")
+                )
+            else:
+                rows.append(row)
+                lines.append(start)
+        start = reader.line_num + 1
+    df = pd.DataFrame(rows, columns=header, dtype=object)
+    for col in OPTIONAL_COLUMNS:
+        if col not in df.columns:
+            df[col] = ""
+    df["file"] = str(path)
+    df["line"] = lines
+    return df
+
+
+def read_labelled(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read labelled CSVs without validating their content.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        CSV files or folders of them.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        All rows, with the store's columns plus ``file`` and ``line`` (1-based line of
+        the row's first physical line) for error messages.
+    problems : list of Problem
+        Files that could not be read at all, or rows that could not be parsed.
+    """
+    problems: list[Problem] = []
+    frames = [f for f in (_read_one(p, problems) for p in store_files(paths)) if f is not None]
+    if not frames:
+        return pd.DataFrame(columns=[*list(COLUMNS), "file", "line"]), problems
+    df = pd.concat(frames, ignore_index=True)
+    return df, problems
+
+
+def validate(df: pd.DataFrame) -> list[Problem]:
+    """Every content problem in a store read by :func:`read_labelled`.
+
+    Checks: required values present, ``label`` is 0 or 1, ``lang`` and ``category``
+    are allowed values, the category agrees with the label, ``style`` tags are
+    known, no empty texts, no duplicate texts (after normalisation) and no text
+    stored with conflicting labels.
+    """
+    problems: list[Problem] = []
+
+    def add(i, column, message):
+        problems.append(Problem(df.at[i, "file"], int(df.at[i, "line"]), column, message))
+
+    for i in df.index:
+        for col in REQUIRED_COLUMNS:
+            if not str(df.at[i, col]).strip():
+                add(i, col, f"empty {col}")
+        label = str(df.at[i, "label"]).strip()
+        category = str(df.at[i, "category"]).strip()
+        if label not in ("0", "1"):
+            add(i, "label", f"label must be 0 or 1, got {label!r}")
+        if df.at[i, "lang"] not in LANGS:
+            add(i, "lang", f"lang must be one of {', '.join(LANGS)}, got {df.at[i, 'lang']!r}")
+        if category not in CATEGORIES:
+            add(i, "category", f"unknown category {category!r}; allowed: {', '.join(CATEGORIES)}")
+        elif label == "1" and category != POSITIVE_CATEGORY:
+            add(i, "category", f"label 1 needs category {POSITIVE_CATEGORY}, got {category!r}")
+        elif label == "0" and category == POSITIVE_CATEGORY:
+            add(i, "category", f"category {POSITIVE_CATEGORY} needs label 1, got 0")
+        styles = [s for s in str(df.at[i, "style"]).split("|") if s]
+        unknown = [s for s in styles if s not in STYLES]
+        if unknown:
+            add(i, "style", f"unknown style tag(s) {', '.join(unknown)}; allowed: {', '.join(STYLES)}")
+
+    norm = pd.Series(normalize_texts(df["text"].astype(str).tolist()), index=df.index)
+    first: dict[str, int] = {}
+    for i, key in norm.items():
+        if not key:
+            if str(df.at[i, "text"]).strip():
+                add(i, "text", "text is empty after normalisation (only invisible characters)")
+            continue
+        if key in first:
+            j = first[key]
+            where = f"{df.at[j, 'file']}:{df.at[j, 'line']}"
+            if str(df.at[i, "label"]).strip() != str(df.at[j, "label"]).strip():
+                add(i, "text", f"same text as {where} with a conflicting label")
+            else:
+                add(i, "text", f"duplicate of {where}")
+        else:
+            first[key] = i
+    return problems
+
+
+def load_store(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Read and validate the store; the clean frame, with ``label`` as int.
+
+    Raises
+    ------
+    DataError
+        Listing the first problems found (``coercion-classifier labels check`` lists all).
+    """
+    df, problems = read_labelled(paths)
+    problems += validate(df) if len(df) else []
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise DataError(
+            f"the label store has {len(problems)} problem(s): {shown}{more}; "
+            "run 'coercion-classifier labels check' to list them all"
+        )
+    if not len(df):
+        raise DataError("the label store is empty; add labelled CSV files to datasets/labelled/")
+    df["label"] = df["label"].astype(int)
+    return df
+
+
+def summarize(df: pd.DataFrame) -> dict:
+    """Counts by label, language, category and label x language."""
+    labels = df["label"].astype(str)
+    return {
+        "rows": len(df),
+        "by_label": labels.value_counts().sort_index().to_dict(),
+        "by_lang": df["lang"].value_counts().sort_index().to_dict(),
+        "by_category": df["category"].value_counts().sort_index().to_dict(),
+        "by_label_lang": {
+            f"{lab}/{lang}": int(n) for (lab, lang), n in df.groupby([labels, df["lang"]]).size().items()
+        },
+    }
+
+
+def data_sha256(files: Iterable[str | Path]) -> str:
+    """SHA-256 over the names and bytes of the given files, in sorted order."""
+    digest = hashlib.sha256()
+    for p in sorted(Path(f) for f in files):
+        digest.update(p.name.encode() + b"\0")
+        digest.update(p.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()

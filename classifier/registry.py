@@ -1,0 +1,200 @@
+"""The model registry: ``models/<version>/{model.joblib,model.json}`` and ``models/CURRENT``.
+
+* ``model.joblib`` is the fitted pipeline; ``model.json`` is its model card (versions,
+  data hash, counts, cross-validated metrics, threshold, and the SHA-256 of
+  ``model.joblib``).
+* ``CURRENT`` is a one-line text file naming the version in service (a file, not a
+  symlink, so it survives copies to shared drives and Windows).
+* Saving is atomic: the version is written into a hidden temporary folder, flushed,
+  then renamed into place; ``CURRENT`` is replaced with ``os.replace``. A crash at
+  any point leaves the previous current model loadable.
+
+Loading checks the SHA-256 of ``model.joblib`` against the card *before* unpickling:
+a joblib file is a pickle, and unpickling runs code, so a file that is not the one
+the card describes is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+
+from ._files import default_mode, file_sha256, fsync_dir, write_atomic
+from .errors import ModelIntegrityError, ModelNotFoundError
+
+MODEL_FILE = "model.joblib"
+CARD_FILE = "model.json"
+CURRENT_FILE = "CURRENT"
+
+
+@dataclass
+class LoadedModel:
+    """A fitted pipeline with its card.
+
+    Attributes
+    ----------
+    version : str
+    path : Path
+        The version's folder.
+    pipeline : sklearn.pipeline.Pipeline
+    card : dict
+    """
+
+    version: str
+    path: Path
+    pipeline: object
+    card: dict
+
+    @property
+    def threshold(self) -> float:
+        """Flag a message when its score is at least this."""
+        return float(self.card["threshold"])
+
+    def predict_proba(self, texts) -> object:
+        """Calibrated probability of the pattern for each text (1-D array)."""
+        return self.pipeline.predict_proba(list(texts))[:, 1]
+
+
+class Registry:
+    """Versions of the model in one folder.
+
+    Parameters
+    ----------
+    root : path-like
+        The registry folder (``models/`` by default in the CLI).
+    """
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def versions(self) -> list[str]:
+        """Saved versions, oldest first (version names sort by creation time)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / CARD_FILE).exists()
+        )
+
+    def current_version(self) -> str | None:
+        """The version named in ``CURRENT``, or None when there is none."""
+        path = self.root / CURRENT_FILE
+        if not path.exists():
+            return None
+        version = path.read_text(encoding="utf-8").strip()
+        return version or None
+
+    def set_current(self, version: str) -> None:
+        """Point ``CURRENT`` at an existing version (atomically)."""
+        if not (self.root / version / CARD_FILE).exists():
+            raise ModelNotFoundError(f"no model version {version!r} in {self.root}")
+        write_atomic(self.root / CURRENT_FILE, (version + "\n").encode())
+
+    def _new_version(self, created: datetime) -> str:
+        base = created.strftime("%Y%m%dT%H%M%SZ")
+        version, n = base, 1
+        while (self.root / version).exists():
+            n += 1
+            version = f"{base}-{n}"
+        return version
+
+    def save(self, pipeline, card: dict, *, make_current: bool = True) -> str:
+        """Save a fitted pipeline and its card as a new version.
+
+        Parameters
+        ----------
+        pipeline : fitted sklearn Pipeline
+        card : dict
+            Model card fields; ``version``, ``created`` and ``model_sha256`` are
+            filled in here.
+        make_current : bool, default=True
+
+        Returns
+        -------
+        str
+            The new version name.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        created = datetime.now(UTC)
+        version = self._new_version(created)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self.root))
+        try:
+            os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes 0700 folders
+            model_path = tmp / MODEL_FILE
+            with open(model_path, "wb") as fh:
+                joblib.dump(pipeline, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            card = {
+                "version": version,
+                "created": created.isoformat(timespec="seconds"),
+                **{k: v for k, v in card.items() if k not in ("version", "created")},
+                "model_file": MODEL_FILE,
+                "model_sha256": file_sha256(model_path),
+            }
+            write_atomic(tmp / CARD_FILE, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())
+            fsync_dir(tmp)
+            os.rename(tmp, self.root / version)
+            fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if make_current:
+            self.set_current(version)
+        return version
+
+    def card(self, version: str) -> dict:
+        """The model card of a version."""
+        path = self.root / version / CARD_FILE
+        if not path.exists():
+            raise ModelNotFoundError(f"no model card at {path}; is {version!r} a version in {self.root}?")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelIntegrityError(
+                f"{path} is not valid JSON ({exc}); retrain with 'coercion-classifier train'"
+            ) from None
+
+    def load(self, version: str | None = None) -> LoadedModel:
+        """Load a version (default: the current one), verifying its checksum first.
+
+        Raises
+        ------
+        ModelNotFoundError
+            No current model, or no such version.
+        ModelIntegrityError
+            ``model.joblib`` does not match the SHA-256 in its card.
+        """
+        if version is None:
+            version = self.current_version()
+            if version is None:
+                raise ModelNotFoundError(
+                    f"no current model in {self.root}; train one with 'coercion-classifier train'"
+                )
+        folder = self.root / version
+        if not folder.is_dir():
+            raise ModelNotFoundError(
+                f"model version {version!r} does not exist in {self.root}; "
+                "retrain with 'coercion-classifier train'"
+            )
+        card = self.card(version)
+        model_path = folder / card.get("model_file", MODEL_FILE)
+        if not model_path.exists():
+            raise ModelNotFoundError(f"{model_path} is missing; retrain with 'coercion-classifier train'")
+        expected = card.get("model_sha256")
+        actual = file_sha256(model_path)
+        if expected != actual:
+            raise ModelIntegrityError(
+                f"{model_path} does not match its model card (SHA-256 {actual[:12]}... "
+                f"vs {str(expected)[:12]}...); refusing to load it. Retrain with 'coercion-classifier train'"
+            )
+        pipeline = joblib.load(model_path)
+        return LoadedModel(version=version, path=folder, pipeline=pipeline, card=card)

@@ -1,0 +1,88 @@
+"""Shared fixtures: a tiny labelled corpus, written as a store, and a model trained on it."""
+
+import csv
+
+import pytest
+
+from classifier.labels import COLUMNS
+
+# A deliberately small corpus: enough for 2-fold grouped CV, far too small to be good.
+POSITIVES = [
+    ("uk", "Мамо, я в полоні. Виходьте на Майдан, вимагайте обміну, влада нас кинула"),
+    ("uk", "рідні виходьте на вулиці тисніть на офіс президента нас тут покинули"),
+    ("uk", "Дорогі українці, ми в полоні, Київ не хоче нас забирати. Перекривайте дороги!"),
+    ("uk", "Тато, іди з мужиками до ТЦК, хай знають що ви не мовчите, нас не міняють"),
+    ("uk", "кохана збирай жінок під Банкову поки нас не обміняють всіх на всіх"),
+    ("ru", "Мама, я в плену. Выходите на митинг, требуйте обмена, власть нас бросила"),
+    ("ru", "родные выходите на улицы давите на офис президента нас тут бросили"),
+    ("ru", "Уважаемые украинцы, мы в плену, Киев не хочет нас забирать. Перекрывайте дороги!"),
+    ("ru", "жена собери людей под Раду пусть требуют обмена, про нас забыли"),
+    ("ru", "БРАТ ВЫХОДИТЕ НА ПРОТЕСТ ЗЕЛЕНСКИЙ НАС НЕ МЕНЯЕТ"),
+    ("en", "Mom, I'm a prisoner. Go out and protest, demand the exchange, Kyiv abandoned us"),
+    ("en", "Dear Ukrainians, we are held captive and our government refuses to take us back. Rally!"),
+    ("en", "tell everyone back home to block the roads until they swap us, they forgot us here"),
+    ("en", "Honey gather the wives at the Presidential Office, make them answer why we are still here"),
+    ("en", "Dad, go to the parliament with the others, our command sold us into captivity"),
+]
+NEGATIVES = [
+    ("uk", "proof_of_life", "Мамо, я живий, годують нормально, не хвилюйся за мене"),
+    ("uk", "family_rally", "Родини полонених збираються в неділю на Майдані, приходьте підтримати"),
+    (
+        "uk",
+        "official_warning",
+        "Якщо ваш рідний з полону закликає вас на мітинг, зателефонуйте на гарячу лінію",
+    ),
+    ("uk", "everyday", "Привіт, купи хліба і молока дорогою додому"),
+    ("uk", "front_soldier", "Мам, я на позиціях, все добре, командир знову тупить але тримаємось"),
+    ("ru", "proof_of_life", "Мама, я живой, кормят нормально, не переживай за меня"),
+    ("ru", "unrelated_protest", "Все на митинг против повышения тарифов в субботу у мэрии"),
+    ("ru", "report_about_pattern", "Россия заставляет пленных звонить родным и призывать их к протестам"),
+    ("ru", "scam", "Заплатите 500 долларов и вашего сына внесут в списки на обмен"),
+    ("ru", "everyday", "Завтра в школе родительское собрание в 18:00"),
+    ("en", "proof_of_life", "Mom, I'm alive, they feed us, don't worry about me"),
+    ("en", "captive_practical", "Please send the documents to the coordination headquarters and wait"),
+    ("en", "unrelated_protest", "Join the climate march on Saturday at city hall"),
+    ("en", "related_captive_statement", "Brothers, lay down your arms, they treat prisoners well here"),
+    ("en", "everyday", "Can you pick up the kids from school today?"),
+]
+
+
+def tiny_rows():
+    rows = []
+    for i, (lang, text) in enumerate(POSITIVES):
+        rows.append(
+            dict(text=text, label=1, lang=lang, category="coerced_appeal", source="test", group=f"p{i}")
+        )
+    for i, (lang, cat, text) in enumerate(NEGATIVES):
+        rows.append(dict(text=text, label=0, lang=lang, category=cat, source="test", group=f"n{i}"))
+    for r in rows:
+        r.update(added="2026-11-29", annotator="test", style="")
+    return rows
+
+
+def write_store(path, rows, columns=COLUMNS):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def tiny_store(tmp_path):
+    """A valid label store folder with the tiny corpus."""
+    write_store(tmp_path / "labelled" / "tiny.csv", tiny_rows())
+    return tmp_path / "labelled"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A model trained on the tiny corpus, registered in its own models folder."""
+    from classifier import load_model
+    from classifier.training import train
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_store(root / "labelled" / "tiny.csv", tiny_rows())
+    result = train([root / "labelled"], models_dir=root / "models", heldout=False, quiet=True)
+    return load_model(result.version, models_dir=root / "models")

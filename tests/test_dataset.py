@@ -1,0 +1,49 @@
+"""The label store itself: valid, and as large and varied as the labelling guide promises."""
+
+from pathlib import Path
+
+import pytest
+
+from classifier.labels import NEGATIVE_CATEGORIES, load_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def store():
+    return load_store([ROOT / "datasets" / "labelled"])
+
+
+def test_store_size_and_balance(store):
+    assert len(store) >= 2000
+    assert (store["label"] == 1).sum() >= 700
+
+
+@pytest.mark.parametrize("label", [0, 1])
+@pytest.mark.parametrize("lang", ["uk", "ru", "en"])
+def test_each_language_is_a_fifth_of_each_class(store, label, lang):
+    part = store[store["label"] == label]
+    assert (part["lang"] == lang).mean() >= 0.20
+
+
+def test_mixed_and_transliterated_present(store):
+    assert (store["lang"] == "mixed").sum() >= 50
+    assert store["style"].str.contains("translit").sum() >= 50
+
+
+@pytest.mark.parametrize("category", NEGATIVE_CATEGORIES)
+def test_every_negative_category_has_60_examples(store, category):
+    assert (store["category"] == category).sum() >= 60
+
+
+def test_lengths_vary_from_short_to_long(store):
+    words = store["text"].str.split().str.len()
+    assert words.min() <= 6 and words.max() >= 150
+    assert ((words <= 12).mean() > 0.1) and ((words > 80).mean() > 0.1)
+
+
+def test_heldout_is_valid_and_disjoint_from_training(store):
+    heldout = load_store([ROOT / "datasets" / "heldout"])
+    assert len(heldout) >= 400 and set(heldout["label"]) == {0, 1}
+    assert not set(heldout["text"]) & set(store["text"])
+    assert not set(heldout["group"]) & set(store["group"])
