@@ -199,7 +199,8 @@ def main():
             ho = binary_metrics(heldout["label"], c.score(heldout["text"].tolist()), threshold)
             row.update(ho_P=ho["precision"], ho_R=ho["recall"], ho_F1=ho["f1"])
         for name, corpus_texts in corpora.items():
-            row[f"flag% {name[:12]}"] = 100 * float((c.score(corpus_texts) >= threshold).mean())
+            flagged = int((c.score(corpus_texts) >= threshold).sum())
+            row[f"flagged {name.split('_')[0]} corpus"] = f"{flagged}/{len(corpus_texts)}"
         row["secs"] = time.perf_counter() - t0
         rows.append(row)
         print(f"  done: {c.name} ({row['secs']:.0f} s)", flush=True)
@@ -209,8 +210,8 @@ def main():
         "display.width", 250, "display.max_columns", 30, "display.float_format", "{:.3f}".format
     ):
         print(table.to_string())
-    for name, corpus_texts in corpora.items():
-        print(f"corpus {name}: {len(corpus_texts)} rows measured (label-store rows excluded)")
+    for name in corpora:
+        print(f"{name.split('_')[0]} corpus = ../shared/corpora/{name}.csv (label-store rows excluded)")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,9 @@ class GroupCalibratedClassifier(ClassifierMixin, BaseEstimator):
         return self.estimator_.coef_
 
 
-def build_pipeline(*, C=30.0, n_features=2**19, char_ngram_range=(2, 5), word_ngram_range=(1, 2), seed=0):
+def build_pipeline(
+    *, C=30.0, n_features=2**19, char_ngram_range=(2, 5), word_ngram_range=(1, 2), class_weight=None, seed=0
+):
     """The untrained pipeline: normalise, hash n-grams, tf-idf, calibrated logistic regression.
 
     Parameters
@@ -123,6 +125,8 @@ def build_pipeline(*, C=30.0, n_features=2**19, char_ngram_range=(2, 5), word_ng
         Hashed feature columns (a power of two).
     char_ngram_range, word_ngram_range : (int, int)
         N-gram lengths, inclusive.
+    class_weight : None or "balanced", default=None
+        Passed to the logistic regression.
     seed : int, default=0
         Seeds the calibration folds and the solver.
 
@@ -152,7 +156,7 @@ def build_pipeline(*, C=30.0, n_features=2**19, char_ngram_range=(2, 5), word_ng
             (
                 "clf",
                 GroupCalibratedClassifier(
-                    LogisticRegression(C=C, solver="liblinear", random_state=seed),
+                    LogisticRegression(C=C, solver="liblinear", class_weight=class_weight, random_state=seed),
                     random_state=seed,
                 ),
             ),
