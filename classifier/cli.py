@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
-import time
 
 import click
 
@@ -113,37 +113,123 @@ def _nan(obj):
 
 
 @cli.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Output CSV (default: stdout)."
+    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Output file (default: stdout)."
 )
 @click.option(
-    "--text-column", default="text", show_default=True, help="Column (csv) or field (jsonl) with the message."
+    "--format",
+    "out_format",
+    type=click.Choice(["csv", "jsonl", "parquet"]),
+    help="Output format. Default: from the -o extension, else csv.",
 )
+@click.option(
+    "--input-format",
+    type=click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"]),
+    help="Input format, for stdin or files without a telling extension. Default: from the extension.",
+)
+@click.option("--text-column", default="text", show_default=True, help="Column or field with the message.")
 @click.option("--id-column", help="Column or field copied to the output as the message id.")
+@click.option("--encoding", help="Input text encoding (e.g. cp1251, koi8-u). Default: detected.")
+@click.option(
+    "--model", "model_ref", help="Model version in the registry, or a version folder. Default: current."
+)
+@click.option(
+    "--threshold", type=click.FloatRange(0.0, 1.0), help="Flag at this score. Default: the model's."
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Worker processes.",
+)
+@click.option("--only-flagged", is_flag=True, help="Write only flagged rows (and rows with errors).")
+@click.option(
+    "--no-progress", is_flag=True, help="No progress bar (it shows only when stderr is a terminal)."
+)
+@click.option("--by-file", is_flag=True, help="INPUTS are folders; each .txt file in them is one message.")
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
 @_friendly
-def score(inputs, output, text_column, id_column, models_dir):
-    """Score messages in INPUTS (.txt one per line, .csv, .tsv, .jsonl; - for stdin).
+def score(
+    inputs,
+    output,
+    out_format,
+    input_format,
+    text_column,
+    id_column,
+    encoding,
+    model_ref,
+    threshold,
+    jobs,
+    only_flagged,
+    no_progress,
+    by_file,
+    models_dir,
+):
+    """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
 
-    Writes CSV with source, row, the id column if given, lang, score (0..1),
-    flagged (at the model's threshold) and error (why a row could not be scored).
-    Every input row yields exactly one output row, in input order. When no model
-    exists yet, the default one is trained from datasets/labelled first.
+    Inputs: .txt (one message per line), .csv/.tsv (--text-column), .jsonl/.ndjson
+    (--text-column field), .parquet; any of them gzip-compressed. Encodings UTF-8,
+    UTF-16/32 with BOM, cp1251 and KOI8 are detected (or --encoding).
+
+    Output, one row per input row in input order: source, row, the id column if
+    given, lang, score (0..1), flagged (at the model's threshold or --threshold),
+    reasons (the fragments that pushed the score up most) and error (why a row could
+    not be scored). When no model exists yet, the default one is trained first.
 
     Example:
 
-        coercion-classifier score datasets/samples/messages.txt -o scored.csv
+        coercion-classifier score "dumps/*.jsonl.gz" --id-column msg_id -o flagged.csv --only-flagged
     """
-    from .readers import check_input
-    from .registry import Registry
-    from .scoring import score_to_csv
+    from .readers import Input, expand_inputs
+    from .scoring import score_files
 
-    for path in inputs:  # refuse unusable inputs before any work
-        check_input(path, text_column=text_column, id_column=id_column)
+    for path in expand_inputs(inputs):  # refuse unusable inputs before any work
+        Input(
+            path,
+            fmt=input_format,
+            encoding=encoding,
+            text_column=text_column,
+            id_column=id_column,
+            by_file=by_file,
+        ).check()
+    model = _load_model(model_ref, models_dir)
+    summary = score_files(
+        inputs,
+        output,
+        model,
+        out_format=out_format,
+        in_format=input_format,
+        encoding=encoding,
+        text_column=text_column,
+        id_column=id_column,
+        by_file=by_file,
+        threshold=threshold,
+        jobs=jobs,
+        only_flagged=only_flagged,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+    legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
+    note = f", input encoding {', '.join(legacy)}" if legacy else ""
+    click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
+
+
+def _load_model(model_ref, models_dir):
+    """The model to score with: a version, a version folder, or the current one (trained if none)."""
+    from pathlib import Path
+
+    from .registry import Registry
+
+    if model_ref and (Path(model_ref) / "model.json").exists():
+        folder = Path(model_ref).resolve()
+        return Registry(folder.parent).load(folder.name)
     registry = Registry(models_dir or config.models_dir())
+    if model_ref:
+        return registry.load(model_ref)
     try:
-        model = registry.load()
+        return registry.load()
     except ModelNotFoundError:
         if registry.current_version() is not None:
             raise
@@ -151,16 +237,11 @@ def score(inputs, output, text_column, id_column, models_dir):
 
         click.echo(
             f"No model in {registry.root} yet: training the default model from {config.labelled_dir()} "
-            "(about a minute, once)...",
+            "(about half a minute, once)...",
             err=True,
         )
         run_train(models_dir=registry.root, quiet=False)
-        model = registry.load()
-    start = time.perf_counter()
-    summary = score_to_csv(inputs, output, model, text_column=text_column, id_column=id_column)
-    elapsed = time.perf_counter() - start
-    rate = summary.rows / elapsed if elapsed > 0 else 0.0
-    click.echo(f"{summary.line()} ({rate:,.0f} messages/s, model {model.version})", err=True)
+        return registry.load()
 
 
 @cli.group()

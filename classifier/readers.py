@@ -1,19 +1,34 @@
 """Streaming readers: every input row becomes one :class:`Record`, good or bad.
 
 A reader never drops a row. A row that cannot be scored (empty text, bytes that are
-not valid in the file's encoding, a malformed JSON line) still yields a record, with
-``error`` set, so the output has exactly one row per input row.
+not valid in the file's encoding, a malformed JSON line, a CSV quoting error) still
+yields a record, with ``error`` set, so the output has exactly one row per input row.
 
-Formats, chosen by file extension: ``.txt`` (one message per line), ``.csv`` and
-``.tsv`` (a text column, by default ``text``), ``.jsonl`` / ``.ndjson`` (a text
-field). ``-`` reads standard input as text lines unless a format is given.
+Formats, chosen by extension (after an optional ``.gz``) or by ``fmt``:
+
+* ``txt``: one message per line;
+* ``csv`` / ``tsv``: a header row and a text column (``text`` by default);
+* ``jsonl`` (``.jsonl``, ``.ndjson``): one JSON object per line, with a text field;
+* ``parquet``: a text column (needs ``pyarrow``);
+* a folder with ``by_file=True``: every ``.txt`` file in it is one message.
+
+Gzip-compressed input is recognised by its magic bytes, whatever the name. Text
+encodings: UTF-8 (with or without BOM), UTF-16/32 with BOM, and the legacy Cyrillic
+encodings cp1251 and KOI8-U/KOI8-R are detected from the first 64 KiB (see
+:func:`detect_encoding`), or taken from ``encoding``. Undecodable bytes are kept as
+lone surrogates while reading and turn the row into an error record.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import glob
+import gzip
 import io
 import json
+import math
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -24,86 +39,330 @@ from .errors import InputError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
-FORMATS = {".txt": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
+FORMATS = {
+    ".txt": "txt",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+_SAMPLE = 1 << 16
+_GZIP_MAGIC = b"\x1f\x8b"
+# Approximate letter frequencies (%) of Russian and Ukrainian text, case-insensitive.
+# Decoding with the wrong legacy encoding permutes the letters (and turns some into
+# symbols), so the right encoding is the one whose decoding looks most like language.
+_LETTER_FREQ = {
+    "о": 10.0, "а": 8.0, "е": 7.5, "и": 6.5, "н": 6.5, "т": 5.8, "і": 3.0, "с": 5.0, "р": 4.7, "в": 4.5,
+    "л": 4.1, "к": 3.5, "м": 3.1, "д": 3.0, "п": 2.8, "у": 2.8, "я": 2.0, "ы": 1.2, "ь": 1.7, "г": 1.6,
+    "з": 1.8, "б": 1.6, "ч": 1.4, "й": 1.2, "х": 1.0, "ж": 0.9, "ш": 0.8, "ю": 0.7, "ц": 0.6, "щ": 0.4,
+    "э": 0.2, "ф": 0.3, "ъ": 0.05, "ё": 0.05, "ї": 0.6, "є": 0.4, "ґ": 0.02,
+}  # fmt: skip
+_LOG_FREQ = {ch: math.log(f / 100) for ch, f in _LETTER_FREQ.items()}
+_NOT_A_LETTER = math.log(0.0001)
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One input row.
 
     Attributes
     ----------
     row : int
-        1-based line number (txt, jsonl) or record number after the header (csv, tsv).
+        1-based line number (txt, jsonl), record number after the header (csv, tsv,
+        parquet), or file number in the folder (by-file).
     text : str or None
         The message; None when the row could not be read.
     id : str or None
         The value of the id column, when one was asked for.
     error : str
         Empty, or why this row cannot be scored.
+    source : str or None
+        Where the row came from when it differs from the input path (by-file mode).
     """
 
     row: int
     text: str | None
     id: str | None = None
     error: str = ""
+    source: str | None = None
+
+
+def detect_encoding(sample: bytes) -> str:
+    """Guess the text encoding of the first bytes of a file.
+
+    BOMs decide first (UTF-32, UTF-16, UTF-8). Otherwise UTF-8 wins if the sample is
+    valid UTF-8, or nearly so (a few bad bytes among many good multi-byte characters:
+    those rows get errors). Otherwise the legacy Cyrillic encoding whose decoding gives
+    the most common lower-case Cyrillic letters: cp1251 or KOI8-U (a superset of
+    KOI8-R for letters).
+
+    Examples
+    --------
+    >>> detect_encoding("привіт, мамо".encode("cp1251"))
+    'cp1251'
+    >>> detect_encoding("привет, мама".encode("koi8-r"))
+    'koi8-u'
+    >>> detect_encoding("привіт".encode("utf-8"))
+    'utf-8'
+    """
+    if sample.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
+            return "utf-8"  # the sample cut a character in two
+    decoded = sample.decode("utf-8", "replace")
+    bad = decoded.count("\ufffd")
+    good = sum(1 for c in decoded if ord(c) > 127) - bad
+    if good >= 4 * bad:
+        return "utf-8"
+    scores = {enc: _language_likeness(sample.decode(enc, "replace")) for enc in ("cp1251", "koi8-u")}
+    return max(scores, key=scores.get)
+
+
+def _language_likeness(text: str) -> float:
+    score = 0.0
+    for ch in text:
+        if ord(ch) > 127:
+            score += _LOG_FREQ.get(ch.lower(), _NOT_A_LETTER)
+    return score
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that replays ``prefix`` before reading on from ``rest``."""
+
+    def __init__(self, prefix: bytes, rest):
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _peeked(raw) -> tuple[bytes, io.BufferedReader]:
+    """First bytes of a binary stream, and a stream that still starts at the beginning."""
+    sample = raw.read(_SAMPLE)
+    return sample, io.BufferedReader(_Prefixed(sample, raw), buffer_size=1 << 16)
+
+
+def _split_name(path: str) -> tuple[str, bool]:
+    name = path.lower()
+    gz = name.endswith(".gz")
+    return (name[:-3] if gz else name), gz
 
 
 def detect_format(path: str, fmt: str | None = None) -> str:
     """The input format of ``path`` from its extension (or ``fmt`` if given)."""
     if fmt:
         if fmt not in set(FORMATS.values()):
-            raise InputError(f"unknown input format {fmt!r}; use one of txt, csv, tsv, jsonl")
+            raise InputError(f"unknown input format {fmt!r}; use one of txt, csv, tsv, jsonl, parquet")
         return fmt
     if path == "-":
         return "txt"
-    suffix = Path(path).suffix.lower()
+    name, _ = _split_name(path)
+    suffix = Path(name).suffix
     if suffix not in FORMATS:
         raise InputError(
-            f"{path}: unknown file type {suffix or '(no extension)'!r}; "
-            "use .txt (one message per line), .csv, .tsv or .jsonl"
+            f"{path}: unknown file type {suffix or '(no extension)'!r}; use .txt (one message per line), "
+            ".csv, .tsv, .jsonl, .ndjson or .parquet (optionally .gz), or pass --input-format"
         )
     return FORMATS[suffix]
 
 
-def _check_path(path: str, fmt: str | None) -> str:
-    kind = detect_format(path, fmt)
-    if path != "-":
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"{path}: no such file")
-        if not p.is_file():
-            raise InputError(f"{path}: is a folder, not a file; pass the files inside it")
-    return kind
+def expand_inputs(patterns) -> list[str]:
+    """Expand shell-style globs that the shell left alone (e.g. quoted ``"dumps/*.csv"``).
 
-
-def check_input(
-    path: str | Path, fmt: str | None = None, *, text_column: str = "text", id_column: str | None = None
-) -> str:
-    """Raise :class:`InputError` unless ``path`` can be scored; return its format.
-
-    Besides existence and type, reads the first record of a file, so that a CSV
-    without the text column is refused before any work starts (standard input is
-    not peeked at: it can be read only once).
+    A pattern that matches nothing is an error: a silent empty run would look like a
+    clean one.
     """
-    path = str(path)
-    kind = _check_path(path, fmt)
-    if path != "-":
-        records = read_records(path, fmt=fmt, text_column=text_column, id_column=id_column)
+    paths: list[str] = []
+    for pattern in map(str, patterns):
+        if pattern != "-" and not os.path.exists(pattern) and glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise InputError(f"{pattern}: no file matches this pattern")
+            paths.extend(matches)
+        else:
+            paths.append(pattern)
+    return paths
+
+
+def _check_encoding(encoding: str | None) -> None:
+    if encoding is None:
+        return
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(
+            f"unknown encoding {encoding!r}; use e.g. utf-8, utf-16, cp1251, koi8-u, koi8-r"
+        ) from None
+
+
+class Input:
+    """One input: a file, ``-`` (standard input) or, in by-file mode, a folder.
+
+    Parameters
+    ----------
+    path : str or Path
+    fmt : str, optional
+        Input format; default from the extension (``txt`` for standard input).
+    encoding : str, optional
+        Text encoding; default detected.
+    text_column : str, default="text"
+    id_column : str, optional
+    by_file : bool, default=False
+        ``path`` is a folder whose ``.txt`` files are one message each.
+
+    Attributes
+    ----------
+    format : str
+    encoding : str or None
+        The encoding used (detected or given), once reading has started; for by-file
+        folders, None (each file is detected on its own).
+
+    Raises
+    ------
+    InputError
+        Missing path, unknown format or encoding.
+    """
+
+    def __init__(self, path, *, fmt=None, encoding=None, text_column="text", id_column=None, by_file=False):
+        self.path = str(path)
+        self.text_column = text_column
+        self.id_column = id_column
+        self.by_file = by_file
+        self.given_encoding = encoding
+        self.encoding = encoding
+        _check_encoding(encoding)
+        if by_file:
+            if not Path(self.path).is_dir():
+                raise InputError(f"{self.path}: --by-file needs a folder of .txt files")
+            self.format = "txt-files"
+            return
+        if self.path != "-":
+            p = Path(self.path)
+            if not p.exists():
+                raise InputError(f"{self.path}: no such file")
+            if p.is_dir():
+                raise InputError(
+                    f"{self.path}: is a folder; pass the files in it, or --by-file for one message per file"
+                )
+        self.format = detect_format(self.path, fmt)
+        if self.path == "-" and self.format == "parquet":
+            raise InputError("parquet cannot be read from standard input; pass the file's path")
+
+    def check(self) -> None:
+        """Read the first record, so that a missing text column is refused before any work."""
+        if self.path == "-" or self.by_file:
+            return
+        records = self.records()
         try:
             next(records, None)
         finally:
             records.close()
-    return kind
 
+    def records(self) -> Iterator[Record]:
+        """Stream the records."""
+        if self.by_file:
+            yield from self._read_folder()
+            return
+        if self.format == "parquet":
+            yield from self._read_parquet()
+            return
+        raw = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")
+        try:
+            sample, stream = _peeked(raw)
+            if sample.startswith(_GZIP_MAGIC):
+                sample, stream = _peeked(gzip.GzipFile(fileobj=stream, mode="rb"))
+            self.encoding = self.given_encoding or detect_encoding(sample)
+            fh = io.TextIOWrapper(stream, encoding=self.encoding, errors="surrogateescape", newline="")
+            if self.format == "txt":
+                yield from _read_txt(fh)
+            elif self.format in ("csv", "tsv"):
+                delimiter = "," if self.format == "csv" else "\t"
+                yield from _read_delimited(fh, self.path, delimiter, self.text_column, self.id_column)
+            else:
+                yield from _read_jsonl(fh, self.path, self.text_column, self.id_column)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{self.path}: cannot read ({exc}); is the file complete?") from None
+        finally:
+            if self.path != "-":
+                raw.close()
 
-def _open_text(path: str):
-    # surrogateescape keeps undecodable bytes visible (as lone surrogates) so the
-    # affected row can be reported instead of silently altered.
-    if path == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    def _read_folder(self) -> Iterator[Record]:
+        files = sorted(
+            p
+            for p in Path(self.path).iterdir()
+            if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz"))
+        )
+        for n, p in enumerate(files, start=1):
+            data = p.read_bytes()
+            if data.startswith(_GZIP_MAGIC):
+                try:
+                    data = gzip.decompress(data)
+                except (OSError, EOFError) as exc:
+                    yield Record(n, None, error=f"cannot decompress ({exc})", source=str(p))
+                    continue
+            encoding = self.given_encoding or detect_encoding(data[:_SAMPLE])
+            text = data.decode(encoding, "surrogateescape")
+            if text.startswith("\ufeff"):
+                text = text[1:]
+            yield _check_text(Record(n, text.strip("\r\n"), source=str(p)))
+
+    def _read_parquet(self) -> Iterator[Record]:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InputError(
+                "reading parquet needs pyarrow: pip install 'coercion-classifier[parquet]'"
+            ) from None
+        try:
+            pf = pq.ParquetFile(self.path)
+        except Exception as exc:
+            raise InputError(f"{self.path}: not a readable parquet file ({exc})") from None
+        names = pf.schema_arrow.names
+        for name, what in ((self.text_column, "--text-column"), (self.id_column, "--id-column")):
+            if name is not None and name not in names:
+                raise InputError(
+                    f"{self.path}: no column {name!r}; the columns are: {', '.join(names)}; pass {what} NAME"
+                )
+        columns = [self.text_column] + ([self.id_column] if self.id_column else [])
+        n = 0
+        for batch in pf.iter_batches(batch_size=8192, columns=columns):
+            texts = batch.column(0).to_pylist()
+            ids = batch.column(1).to_pylist() if self.id_column else [None] * len(texts)
+            for text, rid in zip(texts, ids, strict=True):
+                n += 1
+                rid = None if rid is None else str(rid)
+                if text is None:
+                    yield Record(n, None, rid, error="empty text (null)")
+                elif not isinstance(text, str):
+                    yield Record(
+                        n,
+                        None,
+                        rid,
+                        error=f"column {self.text_column!r} holds a {type(text).__name__}, not text",
+                    )
+                else:
+                    yield _check_text(Record(n, text, rid))
 
 
 def _check_text(record: Record) -> Record:
@@ -111,7 +370,9 @@ def _check_text(record: Record) -> Record:
         return record
     match = _UNDECODABLE.search(record.text)
     if match:
-        record.error = f"undecodable bytes at column {match.start() + 1} (the file is not valid UTF-8)"
+        record.error = (
+            f"undecodable bytes at column {match.start() + 1} (pass --encoding if the file is not UTF-8)"
+        )
         record.text = None
     elif not record.text.strip():
         record.error = "empty text"
@@ -176,8 +437,7 @@ def _read_jsonl(fh, path, text_column, id_column) -> Iterator[Record]:
             checked = True
             if text_column not in obj:
                 raise InputError(
-                    f"{path}:{n}: no field {text_column!r}; the fields are: {', '.join(obj)}; "
-                    "pass --text-column NAME"
+                    f"{path}:{n}: no field {text_column!r}; the fields are: {', '.join(obj)}; pass --text-column NAME"
                 )
         rid = obj.get(id_column) if id_column else None
         rid = None if rid is None else str(rid)
@@ -193,48 +453,25 @@ def _read_jsonl(fh, path, text_column, id_column) -> Iterator[Record]:
 
 
 def read_records(
-    path: str | Path, *, fmt: str | None = None, text_column: str = "text", id_column: str | None = None
+    path, *, fmt: str | None = None, text_column: str = "text", id_column: str | None = None, encoding=None
 ) -> Iterator[Record]:
-    """Stream the records of one input file.
-
-    Parameters
-    ----------
-    path : str or Path
-        A file, or ``-`` for standard input.
-    fmt : {"txt", "csv", "tsv", "jsonl"}, optional
-        Overrides the format implied by the extension.
-    text_column : str, default="text"
-        Column (csv/tsv) or field (jsonl) holding the message.
-    id_column : str, optional
-        Column or field copied to the output as the message's id.
-
-    Yields
-    ------
-    Record
-
-    Raises
-    ------
-    InputError
-        The file is missing, of an unknown type, or lacks the text column.
+    """Stream the records of one input file (see :class:`Input`).
 
     Examples
     --------
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "m.txt")
-    >>> _ = open(p, "w").write("мамо я живий\\n\\n")
+    >>> _ = open(p, "w", encoding="utf-8").write("мамо я живий\\n\\n")
     >>> [(r.row, r.error) for r in read_records(p)]
     [(1, ''), (2, 'empty text')]
     """
-    path = str(path)
-    kind = _check_path(path, fmt)
-    fh = _open_text(path)
-    try:
-        if kind == "txt":
-            yield from _read_txt(fh)
-        elif kind in ("csv", "tsv"):
-            yield from _read_delimited(fh, path, "," if kind == "csv" else "\t", text_column, id_column)
-        else:
-            yield from _read_jsonl(fh, path, text_column, id_column)
-    finally:
-        if path != "-":
-            fh.close()
+    return Input(path, fmt=fmt, encoding=encoding, text_column=text_column, id_column=id_column).records()
+
+
+def check_input(
+    path, fmt: str | None = None, *, text_column: str = "text", id_column: str | None = None
+) -> str:
+    """Raise :class:`InputError` unless ``path`` can be scored; return its format."""
+    source = Input(path, fmt=fmt, text_column=text_column, id_column=id_column)
+    source.check()
+    return source.format

@@ -22,9 +22,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 from ._files import default_mode, file_sha256, fsync_dir, write_atomic
 from .errors import ModelIntegrityError, ModelNotFoundError
@@ -57,9 +59,16 @@ class LoadedModel:
         """Flag a message when its score is at least this."""
         return float(self.card["threshold"])
 
-    def predict_proba(self, texts) -> object:
+    @cached_property
+    def scorer(self):
+        """The compiled scoring path (:class:`classifier.scorer.LinearScorer`)."""
+        from .scorer import LinearScorer
+
+        return LinearScorer(self.pipeline)
+
+    def predict_proba(self, texts) -> np.ndarray:
         """Calibrated probability of the pattern for each text (1-D array)."""
-        return self.pipeline.predict_proba(list(texts))[:, 1]
+        return self.scorer.predict_proba(list(texts))
 
 
 class Registry:

@@ -1,26 +1,41 @@
 """Batch scoring: records in, one output row per record out, in input order.
 
-The library API is :func:`score_texts` (a list of strings to a DataFrame) and
-:func:`score_file` (a file to an iterator of DataFrame chunks, constant memory);
-:func:`score_to_csv` is what the CLI's ``score`` command runs.
+Library API:
+
+* :func:`score_texts` scores a list of strings held in memory (a DataFrame back);
+* :func:`score_file` streams one input file as DataFrame chunks, in constant memory;
+* :func:`score_files` scores many inputs into one output file (what the CLI runs).
+
+Work is split into chunks of messages. With ``jobs > 1`` the chunks are scored by
+worker processes while the main process reads input and writes output; a bounded
+window of chunks in flight keeps memory constant however large the input, and results
+are written in input order. Every path (in-process or in workers) uses the same
+compiled scorer, so scores are identical whatever ``jobs`` is.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+import multiprocessing
+import os
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .lang import detect_language
-from .readers import Record, read_records
+from .lang import detect_languages
+from .readers import Input, Record, expand_inputs
 from .registry import LoadedModel
-from .writers import CsvRowWriter, atomic_text_output
+from .writers import FrameWriter, output_format
 
-CHUNK_SIZE = 2000
-OUTPUT_COLUMNS = ("source", "row", "lang", "score", "flagged", "error")
+CHUNK_SIZE = 4000
+OUTPUT_COLUMNS = ("source", "row", "lang", "score", "flagged", "reasons", "error")
+# Reasons are given for flagged messages and for near misses (score >= threshold x this).
+REASONS_FROM = 0.5
 
 
 def _default_model(model: LoadedModel | None) -> LoadedModel:
@@ -32,7 +47,17 @@ def _default_model(model: LoadedModel | None) -> LoadedModel:
     return Registry(config.models_dir()).load()
 
 
-def score_texts(texts: Iterable[str], model: LoadedModel | None = None) -> pd.DataFrame:
+def _score_batch(scorer, threshold: float, texts: list[str]):
+    """Languages, scores and reasons for a list of texts (runs in workers too)."""
+    langs = detect_languages(texts)
+    latin = [lang in ("en", "other") for lang in langs]
+    scores, reasons = scorer.score(texts, latin=latin)
+    floor = threshold * REASONS_FROM
+    reasons = [r if s >= floor else "" for r, s in zip(reasons, scores.tolist(), strict=True)]
+    return langs, scores, reasons
+
+
+def score_texts(texts: Iterable[str], model: LoadedModel | None = None, *, threshold: float | None = None):
     """Score messages held in memory.
 
     Parameters
@@ -40,48 +65,146 @@ def score_texts(texts: Iterable[str], model: LoadedModel | None = None) -> pd.Da
     texts : iterable of str
     model : LoadedModel, optional
         Default: the current model of the registry in ``models/``.
+    threshold : float, optional
+        Flag at this score instead of the model's threshold.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``text``, ``lang``, ``score`` (calibrated probability of the
-        pattern) and ``flagged`` (``score >= model.threshold``), one row per text.
+        pattern), ``flagged`` (``score >= threshold``) and ``reasons`` (the fragments
+        that pushed the score up most, for flagged and near-threshold messages).
 
     Examples
     --------
     >>> score_texts(["Мамо, виходьте на Банкову, нас покинули"])  # doctest: +SKIP
     """
     model = _default_model(model)
+    threshold = model.threshold if threshold is None else threshold
     texts = list(texts)
-    scores = model.predict_proba(texts) if texts else np.zeros(0)
+    langs, scores, reasons = _score_batch(model.scorer, threshold, texts) if texts else ([], np.zeros(0), [])
     return pd.DataFrame(
-        {
-            "text": texts,
-            "lang": [detect_language(t) for t in texts],
-            "score": scores,
-            "flagged": scores >= model.threshold,
-        }
+        {"text": texts, "lang": langs, "score": scores, "flagged": scores >= threshold, "reasons": reasons}
     )
 
 
-def _score_chunk(
-    records: list[Record], model: LoadedModel, source: str, id_column: str | None
+# --- parallel workers -------------------------------------------------------------
+
+_worker_state: dict = {}
+
+
+def _init_worker(scorer, threshold):
+    _worker_state["scorer"] = scorer
+    _worker_state["threshold"] = threshold
+
+
+def _work(texts):
+    return _score_batch(_worker_state["scorer"], _worker_state["threshold"], texts)
+
+
+class _Engine:
+    """Scores chunks of texts in order, in-process or in a pool of worker processes."""
+
+    def __init__(self, scorer, threshold, jobs):
+        self.scorer, self.threshold, self.jobs = scorer, threshold, max(1, int(jobs))
+        self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            if exc[0] is None:
+                self._pool.close()
+            else:
+                self._pool.terminate()
+            self._pool.join()
+
+    def _start(self):
+        self.scorer.predict_proba([""])  # compile before forking, so workers inherit it
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        self._pool = ctx.Pool(self.jobs, initializer=_init_worker, initargs=(self.scorer, self.threshold))
+
+    def map(self, chunks: Iterator[tuple[object, list[str]]]):
+        """Yield ``(tag, (langs, scores, reasons))`` for each ``(tag, texts)``, in order."""
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        if first is None:
+            return
+        second = next(chunks, None)
+        if self.jobs == 1 or second is None:  # one chunk: not worth a pool
+            for tag, texts in itertools.chain([first], [second] if second is not None else [], chunks):
+                yield tag, _score_batch(self.scorer, self.threshold, texts)
+            return
+        self._start()
+        window = collections.deque()
+        for tag, texts in itertools.chain([first, second], chunks):
+            window.append((tag, self._pool.apply_async(_work, (texts,))))
+            if len(window) >= 2 * self.jobs:  # bounded: memory stays constant
+                done_tag, result = window.popleft()
+                yield done_tag, result.get()
+        while window:
+            done_tag, result = window.popleft()
+            yield done_tag, result.get()
+
+
+# --- assembling output rows ---------------------------------------------------------
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record], list[str]]]:
+    records = iter(records)
+    while chunk := list(itertools.islice(records, size)):
+        yield chunk, [r.text for r in chunk if not r.error]
+
+
+def _frame(
+    records: list[Record], result, source: str, id_column: str | None, threshold: float
 ) -> pd.DataFrame:
-    ok = [i for i, r in enumerate(records) if not r.error]
-    scores = np.full(len(records), np.nan)
-    if ok:
-        scores[ok] = model.predict_proba([records[i].text for i in ok])
-    rows = {
-        "source": source,
+    langs, scores, reasons = result
+    n = len(records)
+    ok = np.fromiter((not r.error for r in records), dtype=bool, count=n)
+    all_scores = np.full(n, np.nan)
+    all_scores[ok] = scores
+    lang_col = np.full(n, "", dtype=object)
+    lang_col[ok] = langs
+    reason_col = np.full(n, "", dtype=object)
+    reason_col[ok] = reasons
+    flagged = np.full(n, None, dtype=object)
+    flagged[ok] = (scores >= threshold).tolist()
+    data = {
+        "source": [r.source or source for r in records],
         "row": [r.row for r in records],
-        "lang": [detect_language(r.text) if not r.error else "" for r in records],
-        "score": scores,
-        "flagged": [bool(s >= model.threshold) if s == s else None for s in scores],
+        "lang": lang_col,
+        "score": all_scores,
+        "flagged": flagged,
+        "reasons": reason_col,
         "error": [r.error for r in records],
     }
     if id_column:
-        rows[id_column] = [r.id for r in records]
-    return pd.DataFrame(rows)
+        data[id_column] = [r.id for r in records]
+    return pd.DataFrame(data)
+
+
+def output_columns(id_column: str | None) -> list[str]:
+    """The output header: ``source, row, [id column], lang, score, flagged, reasons, error``."""
+    cols = list(OUTPUT_COLUMNS)
+    if id_column:
+        cols.insert(2, id_column)
+    return cols
+
+
+def _score_inputs(
+    inputs: list[Input], model, threshold, jobs, chunk_size
+) -> Iterator[tuple[Input, pd.DataFrame]]:
+    def tagged():
+        for source in inputs:
+            for records, texts in _chunks(source.records(), chunk_size):
+                yield (source, records), texts
+
+    with _Engine(model.scorer, threshold, jobs) as engine:
+        for (source, records), result in engine.map(tagged()):
+            yield source, _frame(records, result, source.path, source.id_column, threshold)
 
 
 def score_file(
@@ -89,32 +212,44 @@ def score_file(
     model: LoadedModel | None = None,
     *,
     fmt: str | None = None,
+    encoding: str | None = None,
     text_column: str = "text",
     id_column: str | None = None,
+    by_file: bool = False,
+    threshold: float | None = None,
+    jobs: int = 1,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[pd.DataFrame]:
-    """Score a file chunk by chunk.
+    """Score one input chunk by chunk.
 
     Parameters
     ----------
     path : path-like or "-"
+        A file (txt, csv, tsv, jsonl, parquet; optionally gzip-compressed), ``-`` for
+        standard input, or with ``by_file`` a folder of ``.txt`` files.
     model : LoadedModel, optional
-    fmt, text_column, id_column
-        As in :func:`classifier.readers.read_records`.
-    chunk_size : int, default=2000
+    fmt, encoding, text_column, id_column, by_file
+        As in :class:`classifier.readers.Input`.
+    threshold : float, optional
+        Flag at this score instead of the model's threshold.
+    jobs : int, default=1
+        Worker processes.
+    chunk_size : int, default=4000
 
     Yields
     ------
     pandas.DataFrame
         Columns ``source``, ``row``, the id column if given, ``lang``, ``score``,
-        ``flagged``, ``error``; together, one row per input row, in order. Rows with
-        an ``error`` have no score.
+        ``flagged``, ``reasons``, ``error``; together, one row per input row, in
+        order. Rows with an ``error`` have no score.
     """
     model = _default_model(model)
-    records = read_records(path, fmt=fmt, text_column=text_column, id_column=id_column)
-    source = str(path)
-    while chunk := list(itertools.islice(records, chunk_size)):
-        yield _score_chunk(chunk, model, source, id_column)
+    threshold = model.threshold if threshold is None else threshold
+    source = Input(
+        path, fmt=fmt, encoding=encoding, text_column=text_column, id_column=id_column, by_file=by_file
+    )
+    for _, frame in _score_inputs([source], model, threshold, jobs, chunk_size):
+        yield frame
 
 
 @dataclass
@@ -125,56 +260,90 @@ class ScoreSummary:
     scored: int = 0
     flagged: int = 0
     errors: int = 0
-    per_source: dict = field(default_factory=dict)
+    written: int = 0
+    seconds: float = 0.0
+    encodings: dict = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Messages per second."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
-        return f"{self.rows} rows read, {self.scored} scored, {self.flagged} flagged, {self.errors} errors"
+        text = (
+            f"{self.rows:,} rows read, {self.scored:,} scored, {self.flagged:,} flagged, {self.errors:,} errors"
+            f" in {self.seconds:.1f} s ({self.rate:,.0f} messages/s)"
+        )
+        if self.written != self.rows:
+            text += f"; {self.written:,} rows written"
+        return text
 
 
-def output_columns(id_column: str | None) -> list[str]:
-    """The output header: ``source, row, [id column], lang, score, flagged, error``."""
-    cols = list(OUTPUT_COLUMNS)
-    if id_column:
-        cols.insert(2, id_column)
-    return cols
-
-
-def _format(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    out["score"] = [f"{s:.6f}" if s == s else "" for s in frame["score"]]
-    out["flagged"] = ["" if f is None else ("true" if f else "false") for f in frame["flagged"]]
-    return out
-
-
-def score_to_csv(
+def score_files(
     inputs,
     output=None,
     model: LoadedModel | None = None,
     *,
+    out_format: str | None = None,
+    in_format: str | None = None,
+    encoding: str | None = None,
     text_column: str = "text",
     id_column: str | None = None,
+    by_file: bool = False,
+    threshold: float | None = None,
+    jobs: int | None = None,
+    only_flagged: bool = False,
+    progress: bool = False,
     chunk_size: int = CHUNK_SIZE,
 ) -> ScoreSummary:
-    """Score input files into one CSV (standard output when ``output`` is None).
+    """Score inputs into one output (standard output when ``output`` is None).
 
-    The output file appears only when every row has been written.
+    Every input is checked (exists, known format, text column present) before any
+    work starts. The output file appears only when every row has been written. With
+    ``only_flagged``, rows that are neither flagged nor errors are left out.
 
     Returns
     -------
     ScoreSummary
     """
     model = _default_model(model)
+    threshold = model.threshold if threshold is None else threshold
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    sources = [
+        Input(
+            p, fmt=in_format, encoding=encoding, text_column=text_column, id_column=id_column, by_file=by_file
+        )
+        for p in expand_inputs(inputs)
+    ]
+    for source in sources:
+        source.check()
     summary = ScoreSummary()
-    with atomic_text_output(output) as stream:
-        writer = CsvRowWriter(stream, output_columns(id_column))
-        for path in inputs:
-            for chunk in score_file(
-                path, model, text_column=text_column, id_column=id_column, chunk_size=chunk_size
-            ):
-                writer.write_frame(_format(chunk))
-                errors = int((chunk["error"] != "").sum())
-                summary.rows += len(chunk)
+    start = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    try:
+        with FrameWriter(output, output_format(output, out_format), output_columns(id_column)) as writer:
+            for source, frame in _score_inputs(sources, model, threshold, jobs, chunk_size):
+                errors = int((frame["error"] != "").sum())
+                flagged = int((frame["flagged"] == True).sum())  # noqa: E712 - None for error rows
+                summary.rows += len(frame)
                 summary.errors += errors
-                summary.scored += len(chunk) - errors
-                summary.flagged += int((chunk["flagged"] == True).sum())  # noqa: E712 - None for errors
+                summary.scored += len(frame) - errors
+                summary.flagged += flagged
+                if source.encoding:
+                    summary.encodings[source.path] = source.encoding
+                if only_flagged:
+                    frame = frame[(frame["flagged"] == True) | (frame["error"] != "")]  # noqa: E712
+                writer.write(frame)
+                summary.written += len(frame)
+                if bar is not None:
+                    bar.update(summary.rows - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
+    summary.seconds = time.perf_counter() - start
     return summary

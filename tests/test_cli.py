@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 import re
 import subprocess
 import sys
@@ -66,7 +67,8 @@ def test_score_trains_default_model_first_then_reuses_it(home):
         (["score", "missing.txt"], "Error: missing.txt: no such file"),
         (
             ["score", "notes.docx"],
-            "Error: notes.docx: unknown file type '.docx'; use .txt (one message per line), .csv, .tsv or .jsonl",
+            "Error: notes.docx: unknown file type '.docx'; use .txt (one message per line), .csv, .tsv, .jsonl, "
+            ".ndjson or .parquet (optionally .gz), or pass --input-format",
         ),
         (
             ["score", "m.csv"],
@@ -127,3 +129,129 @@ def test_python_dash_m_works():
         [sys.executable, "-m", "classifier", "--help"], capture_output=True, text=True, check=True
     )
     assert "coercion-classifier" in out.stdout and "score" in out.stdout
+
+
+# --- score: the batch-scoring options ------------------------------------------------
+
+
+def _csv(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture
+def messages(tmp_path):
+    from .conftest import NEGATIVES, POSITIVES
+
+    lines = [t for _, t in POSITIVES] + [t for *_, t in NEGATIVES]
+    path = tmp_path / "m.txt"
+    path.write_text("\n".join(lines * 40) + "\n", encoding="utf-8")
+    return path, lines * 40
+
+
+def test_score_cli_api_and_jobs_agree(tiny_model, messages, tmp_path):
+    from classifier.scoring import score_texts
+
+    path, lines = messages
+    model = ["--model", str(tiny_model.path)]
+    one = CliRunner().invoke(cli, ["score", str(path), *model, "--jobs", "1"])
+    two = CliRunner().invoke(cli, ["score", str(path), *model, "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 0
+    assert one.stdout == two.stdout
+    rows = _csv(one.stdout)
+    assert len(rows) == len(lines) and [int(r["row"]) for r in rows] == list(range(1, len(lines) + 1))
+    api = score_texts(lines, tiny_model)
+    assert [r["score"] for r in rows] == [f"{s:.6f}" for s in api["score"]]
+    assert [r["reasons"] for r in rows] == list(api["reasons"])
+    assert re.search(
+        rf"{len(lines):,} rows read, {len(lines):,} scored, [\d,]+ flagged, 0 errors", one.stderr
+    )
+
+
+def test_score_stdin_jsonl_output_only_flagged_threshold(tiny_model, messages):
+    path, lines = messages
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            "-",
+            "--model",
+            str(tiny_model.path),
+            "--format",
+            "jsonl",
+            "--only-flagged",
+            "--threshold",
+            "0.5",
+        ],
+        input=path.read_text(encoding="utf-8"),
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows and all(r["flagged"] and r["score"] >= 0.5 and r["source"] == "-" for r in rows)
+    assert len(rows) < len(lines)
+    assert f"{len(rows):,} rows written" in result.stderr
+
+
+def test_score_by_file_and_parquet_output(tiny_model, tmp_path):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "001.txt").write_text(
+        "Мамо, я в полоні.\nВиходьте на Майдан, вимагайте обміну!\n", encoding="utf-8"
+    )
+    (folder / "002.txt").write_text("Купи хліба", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(
+        cli, ["score", str(folder), "--by-file", "--model", str(tiny_model.path), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    df = pd.read_parquet(out)
+    assert list(df["row"]) == [1, 2] and df["source"].iloc[0].endswith("001.txt")
+    assert df["score"].iloc[0] > df["score"].iloc[1]
+
+
+def test_parquet_to_stdout_is_refused(tiny_model, messages):
+    path, _ = messages
+    result = CliRunner().invoke(
+        cli, ["score", str(path), "--model", str(tiny_model.path), "--format", "parquet"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: parquet output needs a file: pass -o FILE.parquet"
+
+
+def test_killed_run_leaves_no_output_file(tiny_model, tmp_path):
+    import signal
+    import time
+
+    src = tmp_path / "big.txt"
+    src.write_text(
+        "Мамо, виходьте на Майдан, нас тут покинули, вимагайте обміну\n" * 400_000, encoding="utf-8"
+    )
+    out = tmp_path / "scored.csv"
+    out.write_text("previous complete output\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "classifier",
+            "score",
+            str(src),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model.path),
+            "--jobs",
+            "2",
+            "--no-progress",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".scored.csv.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # mid-way: the temporary file is being written
+    assert proc.poll() is None, proc.stderr.read().decode()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert out.read_text(encoding="utf-8") == "previous complete output\n"

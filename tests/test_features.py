@@ -6,8 +6,9 @@ from classifier.features import NgramHasher, hash_ngrams
 
 
 def _grams(text, **kw):
-    g = hash_ngrams([text], positions=True, **kw)
-    return sorted(g.joined[s:e] for s, e in zip(g.start, g.end, strict=True))
+    g = hash_ngrams([text], **kw)
+    padded = " " + text + " "
+    return sorted(padded[s:e] for s, e in zip(g.start, g.end, strict=True))
 
 
 def test_char_ngrams_cover_every_window_with_padding():
@@ -23,11 +24,15 @@ def test_word_unigrams_and_bigrams():
 
 
 def test_ngrams_never_cross_messages():
-    g = hash_ngrams(["ab", "cd"], positions=True, char_ngram_range=(2, 5), word_ngram_range=(1, 2))
-    for d, s, e in zip(g.doc, g.start, g.end, strict=True):
-        gram = g.joined[s:e]
-        assert "\x00" not in gram
-        assert set(gram) - {" "} <= (set("ab") if d == 0 else set("cd"))
+    texts = ["ab", "cd"]
+    g = hash_ngrams(texts, char_ngram_range=(2, 5), word_ngram_range=(1, 2))
+    alone = [sorted(hash_ngrams([t]).column.tolist()) for t in texts]
+    for d in (0, 1):
+        assert sorted(g.column[g.doc == d].tolist()) == alone[d]
+        padded = " " + texts[d] + " "
+        grams = {padded[s:e] for s, e in zip(g.start[g.doc == d], g.end[g.doc == d], strict=True)}
+        a, b = texts[d]
+        assert grams == {f" {a}", f"{a}{b}", f"{b} ", f" {a}{b}", f"{a}{b} ", f" {a}{b} "}
 
 
 def test_same_ngram_same_column_anywhere():

@@ -1,9 +1,16 @@
+"""Readers: every format, compression and encoding; every row yields a record."""
+
+import gzip
 import json
 
+import pandas as pd
 import pytest
 
 from classifier.errors import InputError
-from classifier.readers import read_records
+from classifier.readers import Input, detect_encoding, expand_inputs, read_records
+
+UK = "Мамо, я живий, виходьте на Майдан: нас тут покинули"
+RU = "Мама, я живой, выходите на Майдан: нас тут бросили"
 
 
 def _rows(path, **kw):
@@ -19,13 +26,64 @@ def test_txt_lines_bom_crlf_empty(tmp_path):
     assert rows[1][3] == rows[3][3] == "empty text"
 
 
-def test_txt_undecodable_line_gets_error_others_survive(tmp_path):
+def test_empty_file_has_no_rows(tmp_path):
+    for name in ("e.txt", "e.csv", "e.jsonl"):
+        (tmp_path / name).write_bytes(b"")
+        assert _rows(tmp_path / name) == []
+
+
+def test_undecodable_line_gets_error_others_survive(tmp_path):
     p = tmp_path / "m.txt"
-    p.write_bytes("добре\n".encode() + "погано".encode("cp1251") + b"\n" + "теж добре\n".encode())
+    p.write_bytes(
+        ("добре, все добре, тут багато тексту українською " * 5 + "\n").encode() + b"\xff\xfe bad\n" + b"ok\n"
+    )
     rows = _rows(p)
     assert len(rows) == 3
     assert rows[1][1] is None and "undecodable bytes at column 1" in rows[1][3]
     assert rows[0][3] == rows[2][3] == ""
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text", "expected"),
+    [
+        ("utf-8", UK, "utf-8"),
+        ("utf-8-sig", UK, "utf-8-sig"),
+        ("utf-16", UK, "utf-16"),
+        ("utf-32", RU, "utf-32"),
+        ("cp1251", UK, "cp1251"),
+        ("cp1251", RU, "cp1251"),
+        ("koi8-u", UK, "koi8-u"),
+        ("koi8-r", RU, "koi8-u"),
+    ],
+)
+def test_encodings_detected_and_decoded(tmp_path, encoding, text, expected):
+    p = tmp_path / "m.txt"
+    p.write_bytes(f"{text}\r\n{text.upper()}\n".encode(encoding))
+    source = Input(p)
+    rows = [(r.text, r.error) for r in source.records()]
+    assert rows == [(text, ""), (text.upper(), "")]
+    assert source.encoding == expected
+
+
+def test_encoding_option_overrides_detection_and_bad_name_is_refused(tmp_path):
+    p = tmp_path / "m.txt"
+    p.write_bytes("ґанок".encode("koi8-u"))
+    assert [r.text for r in read_records(p, encoding="koi8-u")] == ["ґанок"]
+    with pytest.raises(InputError, match="unknown encoding 'klingon'"):
+        Input(p, encoding="klingon")
+
+
+def test_detect_encoding_tolerates_a_cut_character():
+    data = ("привіт " * 100).encode()
+    assert detect_encoding(data[:-1]) == "utf-8"
+
+
+def test_five_megabyte_single_line(tmp_path):
+    p = tmp_path / "big.txt"
+    line = ("нас тут тримають " * 300_000)[: 5 * 1024 * 1024]
+    p.write_text(line + "\nкоротко\n", encoding="utf-8")
+    rows = _rows(p)
+    assert len(rows) == 2 and len(rows[0][1]) == len(line) and rows[1][1] == "коротко"
 
 
 def test_csv_text_and_id_columns_with_quoted_newlines(tmp_path):
@@ -45,7 +103,7 @@ def test_csv_missing_column_lists_columns(tmp_path):
     with pytest.raises(
         InputError, match=r"no column 'text'; the columns are: id, message; pass --text-column"
     ):
-        list(read_records(p))
+        Input(p).check()
 
 
 def test_csv_bad_quoting_among_good_rows(tmp_path):
@@ -64,7 +122,7 @@ def test_tsv(tmp_path):
 
 
 def test_jsonl_good_bad_and_odd_lines(tmp_path):
-    p = tmp_path / "m.jsonl"
+    p = tmp_path / "m.ndjson"
     lines = [
         json.dumps({"text": "мамо", "id": 1}, ensure_ascii=False),
         "{not json",
@@ -90,14 +148,78 @@ def test_jsonl_missing_field_in_first_record_lists_fields(tmp_path):
     p = tmp_path / "m.jsonl"
     p.write_text('{"message": "x", "id": 1}\n', encoding="utf-8")
     with pytest.raises(InputError, match="the fields are: message, id"):
-        list(read_records(p))
+        Input(p).check()
+
+
+def test_parquet_with_nulls_and_ids(tmp_path):
+    p = tmp_path / "m.parquet"
+    pd.DataFrame({"body": ["мамо", None, "тато"], "mid": [10, 11, 12]}).to_parquet(p)
+    assert _rows(p, text_column="body", id_column="mid") == [
+        (1, "мамо", "10", ""),
+        (2, None, "11", "empty text (null)"),
+        (3, "тато", "12", ""),
+    ]
+    with pytest.raises(InputError, match="the columns are: body, mid"):
+        Input(p).check()
 
 
 @pytest.mark.parametrize(
-    ("name", "message"), [("m.docx", "unknown file type '.docx'"), ("nope.txt", "no such file")]
+    ("name", "content"),
+    [
+        ("m.txt.gz", "мамо\nтато\n"),
+        ("m.csv.gz", "text\nмамо\nтато\n"),
+        ("m.jsonl.gz", '{"text": "мамо"}\n{"text": "тато"}\n'),
+        ("m.txt", "мамо\nтато\n"),  # gzip recognised by content, whatever the name
+    ],
+)
+def test_gzip_inputs(tmp_path, name, content):
+    p = tmp_path / name
+    p.write_bytes(gzip.compress(content.encode("utf-8")))
+    assert [r.text for r in read_records(p)] == ["мамо", "тато"]
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    p = tmp_path / "m.txt.gz"
+    p.write_bytes(gzip.compress(("рядок\n" * 10000).encode())[:200])
+    with pytest.raises(InputError, match="cannot read"):
+        list(read_records(p))
+
+
+def test_by_file_folder(tmp_path):
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("перший\nтранскрипт\n", encoding="utf-8")
+    (folder / "b.txt").write_bytes("другий".encode("cp1251"))
+    (folder / "c.txt").write_bytes(b"")
+    (folder / "notes.md").write_text("ignored")
+    records = list(Input(folder, by_file=True).records())
+    assert [
+        (r.row, r.text, r.error, r.source.endswith(f"{n}.txt")) for r, n in zip(records, "abc", strict=True)
+    ] == [
+        (1, "перший\nтранскрипт", "", True),
+        (2, "другий", "", True),
+        (3, "", "empty text", True),
+    ]
+    with pytest.raises(InputError, match="--by-file needs a folder"):
+        Input(folder / "a.txt", by_file=True)
+
+
+def test_expand_globs(tmp_path):
+    for name in ("b.txt", "a.txt", "c.csv"):
+        (tmp_path / name).write_text("x")
+    assert expand_inputs([str(tmp_path / "*.txt")]) == [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
+    with pytest.raises(InputError, match="no file matches"):
+        expand_inputs([str(tmp_path / "*.jsonl")])
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("m.docx", "unknown file type '.docx'"), ("nope.txt", "no such file"), ("dir", "is a folder")],
 )
 def test_unusable_inputs(tmp_path, name, message):
-    if name.endswith(".docx"):
+    if name == "m.docx":
         (tmp_path / name).write_text("x")
+    if name == "dir":
+        (tmp_path / name).mkdir()
     with pytest.raises(InputError, match=message):
-        list(read_records(tmp_path / name))
+        Input(tmp_path / name)

@@ -1,73 +1,124 @@
+"""Batch scoring: every row accounted for, in order, the same scores on every path."""
+
 import csv
 import io
+import json
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from classifier.scoring import score_file, score_texts, score_to_csv
+from classifier.scorer import LinearScorer
+from classifier.scoring import score_file, score_files, score_texts
 
 from .conftest import NEGATIVES, POSITIVES
 
+TEXTS = [t for _, t in POSITIVES] + [t for *_, t in NEGATIVES]
 
-def test_score_texts_matches_model_and_threshold(tiny_model):
-    texts = [POSITIVES[0][1], NEGATIVES[3][2], "Hello there, how are you?"]
-    df = score_texts(texts, tiny_model)
-    assert list(df.columns) == ["text", "lang", "score", "flagged"]
-    np.testing.assert_allclose(df["score"], tiny_model.predict_proba(texts))
+
+def test_compiled_scorer_equals_the_sklearn_pipeline(tiny_model):
+    noisy = [*TEXTS, "", "😀", "a" * 3000, "ПPOTECT HA MAЙДAHI", "x\udc80y"]
+    expected = tiny_model.pipeline.predict_proba(noisy)[:, 1]
+    np.testing.assert_allclose(
+        LinearScorer(tiny_model.pipeline).predict_proba(noisy), expected, rtol=1e-9, atol=1e-12
+    )
+
+
+def test_score_texts_columns_threshold_and_reasons(tiny_model):
+    df = score_texts(TEXTS, tiny_model)
+    assert list(df.columns) == ["text", "lang", "score", "flagged", "reasons"]
+    np.testing.assert_array_equal(df["score"], tiny_model.predict_proba(TEXTS))
     assert (df["flagged"] == (df["score"] >= tiny_model.threshold)).all()
-    assert list(df["lang"]) == ["uk", "uk", "en"]
+    top = df.sort_values("score").iloc[-1]
+    # reasons are words of the message itself (after normalisation), not feature ids
+    fragments = top["reasons"].split(" | ")
+    assert fragments and all(f.lower() in top["text"].lower().replace("’", "'") or f for f in fragments)
+    assert any(word in top["text"].lower() for f in fragments for word in f.split())
+    lowered = score_texts(TEXTS, tiny_model, threshold=0.0)
+    assert lowered["flagged"].all()
+
+
+def _write_lines(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def test_score_file_every_row_in_order(tiny_model, tmp_path):
-    p = tmp_path / "m.txt"
-    lines = [t for _, t in POSITIVES] + ["", "   "] + [t for *_, t in NEGATIVES]
-    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    chunks = list(score_file(p, tiny_model, chunk_size=7))
+    lines = [*TEXTS[:15], "", "   ", *TEXTS[15:]]
+    path = _write_lines(tmp_path / "m.txt", lines)
+    chunks = list(score_file(path, tiny_model, chunk_size=7))
     assert len(chunks) == 5
-    out = __import__("pandas").concat(chunks, ignore_index=True)
+    out = pd.concat(chunks, ignore_index=True)
     assert list(out["row"]) == list(range(1, len(lines) + 1))
     errors = out[out["error"] != ""]
     assert list(errors["row"]) == [16, 17] and errors["score"].isna().all()
-    good = [t for t in lines if t.strip()]
-    np.testing.assert_allclose(out["score"].dropna().to_numpy(), tiny_model.predict_proba(good))
+    np.testing.assert_array_equal(out["score"].dropna().to_numpy(), tiny_model.predict_proba(TEXTS))
 
 
-def test_score_to_csv_atomic_output_and_summary(tiny_model, tmp_path):
+def test_jobs_two_keeps_order_and_scores_identical(tiny_model, tmp_path):
+    lines = [f"{TEXTS[i % len(TEXTS)]} {i}" for i in range(2500)]
+    path = _write_lines(tmp_path / "m.txt", lines)
+    one = pd.concat(score_file(path, tiny_model, chunk_size=100, jobs=1), ignore_index=True)
+    two = pd.concat(score_file(path, tiny_model, chunk_size=100, jobs=2), ignore_index=True)
+    assert list(two["row"]) == list(range(1, 2501))
+    pd.testing.assert_frame_equal(one, two)
+    api = score_texts(lines, tiny_model)
+    np.testing.assert_array_equal(api["score"].to_numpy(), one["score"].to_numpy())
+    assert list(api["reasons"]) == list(one["reasons"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_output_formats_round_trip(tiny_model, tmp_path, fmt):
     src = tmp_path / "m.csv"
     src.write_text("msg_id,text\na1,Мамо виходьте на Майдан нас кинули\na2,\n", encoding="utf-8")
-    out = tmp_path / "out" / "scored.csv"
-    summary = score_to_csv([src], out, tiny_model, id_column="msg_id")
-    assert (summary.rows, summary.scored, summary.errors) == (2, 1, 1)
+    out = tmp_path / f"scored.{fmt}"
+    summary = score_files([src], out, tiny_model, id_column="msg_id", jobs=1)
+    assert (summary.rows, summary.scored, summary.errors, summary.written) == (2, 1, 1, 2)
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+        assert list(rows[0]) == ["source", "row", "msg_id", "lang", "score", "flagged", "reasons", "error"]
+        assert rows[1]["score"] == "" and rows[1]["flagged"] == "" and rows[1]["error"] == "empty text"
+        assert rows[0]["flagged"] in ("true", "false")
+    elif fmt == "jsonl":
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert (
+            rows[0]["row"] == 1
+            and isinstance(rows[0]["score"], float)
+            and isinstance(rows[0]["flagged"], bool)
+        )
+        assert rows[1]["score"] is None and rows[1]["flagged"] is None and rows[1]["msg_id"] == "a2"
+    else:
+        rows = pd.read_parquet(out).to_dict("records")
+        assert rows[0]["msg_id"] == "a1" and rows[1]["error"] == "empty text"
+        assert np.isnan(rows[1]["score"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_empty_input_gives_header_only(tiny_model, tmp_path):
+    (tmp_path / "e.txt").write_bytes(b"")
+    out = tmp_path / "o.csv"
+    summary = score_files([tmp_path / "e.txt"], out, tiny_model, jobs=1)
+    assert summary.rows == 0
+    assert out.read_text(encoding="utf-8") == "" or out.read_text(encoding="utf-8").startswith("source,row")
+
+
+def test_only_flagged_keeps_flagged_and_error_rows(tiny_model, tmp_path):
+    lines = [*TEXTS, ""]
+    src = _write_lines(tmp_path / "m.txt", lines)
+    out = tmp_path / "o.csv"
+    summary = score_files([src], out, tiny_model, only_flagged=True, jobs=1)
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
-    assert list(rows[0]) == ["source", "row", "msg_id", "lang", "score", "flagged", "error"]
-    assert (
-        rows[0]["msg_id"] == "a1"
-        and rows[0]["flagged"] in ("true", "false")
-        and 0 <= float(rows[0]["score"]) <= 1
-    )
-    assert rows[1] == {
-        "source": str(src),
-        "row": "2",
-        "msg_id": "a2",
-        "lang": "",
-        "score": "",
-        "flagged": "",
-        "error": "empty text",
-    }
-    assert [p.name for p in out.parent.iterdir()] == ["scored.csv"]
+    assert summary.rows == len(lines) and summary.written == len(rows) == summary.flagged + 1
+    assert all(r["flagged"] == "true" or r["error"] for r in rows)
 
 
 def test_failed_run_leaves_previous_output_whole(tiny_model, tmp_path):
     out = tmp_path / "scored.csv"
     out.write_text("old complete output\n", encoding="utf-8")
-    good = tmp_path / "a.txt"
-    good.write_text("мамо\n", encoding="utf-8")
+    good = _write_lines(tmp_path / "a.txt", ["мамо"])
     bad = tmp_path / "b.jsonl"
     bad.write_text('{"other": 1}\n', encoding="utf-8")  # missing text field: unusable input
-    try:
-        score_to_csv([good, bad], out, tiny_model)
-    except Exception as exc:
-        assert "no field 'text'" in str(exc)
-    else:
-        raise AssertionError("expected the run to fail")
+    with pytest.raises(Exception, match="no field 'text'"):
+        score_files([good, bad], out, tiny_model)
     assert out.read_text(encoding="utf-8") == "old complete output\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.jsonl", "scored.csv"]

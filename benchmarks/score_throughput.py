@@ -1,0 +1,146 @@
+"""Scoring throughput: our score path vs plain predict_proba vs naive sklearn vs fastText.
+
+Generates N realistic messages (uk/ru/en, 20-400 characters, from the label store),
+writes them to a text file (one per line), trains each contender on the label store,
+and measures messages per second, all in this one run on this machine:
+
+* ours, ``score`` path: file in, CSV out (languages, scores, flags, reasons), --jobs 1 and 2;
+* ours, ``predict_proba`` on a list in memory (the compiled scorer), and the same model
+  through scikit-learn's ``Pipeline.predict_proba``;
+* naive scikit-learn: TfidfVectorizer word 1-2 + char_wb 2-5, LogisticRegression; the
+  whole file read into pandas, predict_proba, CSV out;
+* fastText supervised (char 2-5, word bigrams): lines read from the file, predict, CSV out.
+
+Usage::
+
+    pip install '.[bench]'
+    python benchmarks/score_throughput.py [-n 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+
+import pandas as pd
+from _common import realistic_messages, train_default
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from classifier.scoring import score_files
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=200_000, help="messages (default 200,000)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    messages = realistic_messages(args.n, args.seed)
+    tmp = tempfile.mkdtemp(prefix="throughput-")
+    src = os.path.join(tmp, "messages.txt")
+    with open(src, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(messages) + "\n")
+    mean_len = sum(map(len, messages)) / len(messages)
+    print(
+        f"{args.n:,} messages, mean {mean_len:.0f} characters, {os.path.getsize(src) / 1e6:.1f} MB; {os.cpu_count()} cores"
+    )
+
+    model, store = train_default(args.seed)
+    texts, y = store["text"].tolist(), store["label"].to_numpy()
+    model.predict_proba(messages[:100])  # compile / warm up
+    rows = []
+
+    def add(name, seconds):
+        rows.append({"contender": name, "seconds": seconds, "msg/s": args.n / seconds})
+        print(f"  {name}: {args.n / seconds:,.0f} msg/s", flush=True)
+
+    for jobs in (1, 2):
+        out = os.path.join(tmp, f"ours{jobs}.csv")
+        add(
+            f"ours: score file->file, --jobs {jobs}",
+            timed(lambda j=jobs, o=out: score_files([src], o, model, jobs=j)),
+        )
+    add("ours: predict_proba(list), compiled", timed(lambda: model.predict_proba(messages)))
+    add("ours: sklearn Pipeline.predict_proba(list)", timed(lambda: model.pipeline.predict_proba(messages)))
+
+    naive = Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2))),
+                        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(texts, y)
+
+    def run_naive():
+        df = pd.read_csv(
+            src, sep="\x01", header=None, names=["text"], quoting=csv.QUOTE_NONE, keep_default_na=False
+        )
+        df["score"] = naive.predict_proba(df["text"].tolist())[:, 1]
+        df.to_csv(os.path.join(tmp, "naive.csv"), index=False)
+
+    add("naive sklearn (pandas, whole file)", timed(run_naive))
+
+    try:
+        import fasttext
+    except ImportError:
+        print("  fastText not installed (pip install '.[bench]'): its row is left out")
+    else:
+        train_file = os.path.join(tmp, "ft_train.txt")
+        with open(train_file, "w", encoding="utf-8") as fh:
+            for t, label in zip(texts, y, strict=True):
+                fh.write(f"__label__{label} {' '.join(t.split())}\n")
+        ft = fasttext.train_supervised(
+            train_file,
+            minn=2,
+            maxn=5,
+            wordNgrams=2,
+            epoch=25,
+            lr=0.5,
+            dim=100,
+            thread=1,
+            seed=args.seed,
+            verbose=0,
+        )
+
+        def run_fasttext():
+            with open(src, encoding="utf-8") as fh:
+                lines = [line.rstrip("\n") for line in fh]
+            labels, probs = ft.predict(lines, k=1)
+            with open(os.path.join(tmp, "ft.csv"), "w", encoding="utf-8", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(["row", "label", "p"])
+                writer.writerows(
+                    (i, lab[0], float(p[0])) for i, (lab, p) in enumerate(zip(labels, probs, strict=True), 1)
+                )
+
+        add("fastText supervised (file in, CSV out)", timed(run_fasttext))
+
+    table = pd.DataFrame(rows).set_index("contender")
+    by_name = table["msg/s"]
+    if any("fastText" in k for k in by_name.index):
+        table["x fastText"] = by_name / by_name[next(k for k in by_name.index if "fastText" in k)]
+    table["x naive"] = by_name / by_name["naive sklearn (pandas, whole file)"]
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.2f}".format):
+        print(table.to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Compiled inner loops (numba): n-gram hashing and fused linear scoring.
+
+A batch of normalised messages arrives as one array of code points (``cps``) and an
+``offsets`` array (message ``d`` is ``cps[offsets[d]:offsets[d + 1]]``). Each message is
+seen padded with one space on both sides, so character n-grams see word edges.
+
+* character n-grams: polynomial hash of the code points (+1), ``h = h * P + c``;
+* words: maximal runs of word characters (``table``: letters, digits, apostrophe in
+  the Basic Multilingual Plane), hashed the same way; word n-grams combine word hashes
+  with a second multiplier;
+* every hash is salted by kind and length and mapped to a column by multiply-shift.
+
+All arithmetic is on unsigned 64-bit integers and wraps, so the hashes are the same on
+every machine and in every process (no per-process salt as with Python's ``hash``).
+
+``batch_grams`` lists every n-gram (for training and explanations); ``batch_scores``
+goes straight from text to the calibrated model's decision value, without building a
+sparse matrix: counts are kept in a dense scratch array that is reset after each
+message, so the cost is linear in the number of n-grams.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+P = np.uint64(0x100000001B3)  # FNV-1 64-bit prime
+MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio multiplier for multiply-shift
+WORD_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+SALT_CHAR = np.uint64(0x51ED270B27AE39F1)
+SALT_WORD = np.uint64(0x2545F4914F6CDD1D)
+_SPACE = np.uint64(33)  # " " + 1
+_SHIFT29 = np.uint64(29)
+
+
+def word_table() -> np.ndarray:
+    """Which code points of the Basic Multilingual Plane are word characters."""
+    return np.array([chr(c).isalnum() or c == 0x27 for c in range(0x10000)], dtype=np.bool_)
+
+
+@njit(cache=True, inline="always")
+def _value(cps, start, length, p):
+    if p == 0 or p == length - 1:
+        return _SPACE
+    return np.uint64(cps[start + p - 1]) + np.uint64(1)
+
+
+@njit(cache=True, inline="always")
+def _bucket(h, salt, shift):
+    h = h ^ salt
+    h = h ^ (h >> _SHIFT29)
+    return np.int32((h * MIX) >> shift)
+
+
+@njit(cache=True)
+def _doc_grams(
+    cps, start, stop, table, clo, chi, wlo, whi, shift, cols, g_start, g_end, w_start, w_end, w_hash
+):
+    """Fill cols/g_start/g_end with the n-grams of one message; return how many.
+
+    Positions are in the padded message (0 is the leading space).
+    """
+    length = stop - start + 2
+    k = 0
+    if chi > 0:
+        for p in range(length):
+            h = np.uint64(0)
+            for n in range(1, chi + 1):
+                if p + n > length:
+                    break
+                h = h * P + _value(cps, start, length, p + n - 1)
+                if n >= clo:
+                    cols[k] = _bucket(h, SALT_CHAR + np.uint64(n), shift)
+                    g_start[k] = p
+                    g_end[k] = p + n
+                    k += 1
+    if whi > 0:
+        nw = 0
+        p = 1
+        while p < length - 1:
+            c = cps[start + p - 1]
+            if c < 0x10000 and table[c]:
+                h = np.uint64(0)
+                q = p
+                while q < length - 1:
+                    c = cps[start + q - 1]
+                    if not (c < 0x10000 and table[c]):
+                        break
+                    h = h * P + np.uint64(c) + np.uint64(1)
+                    q += 1
+                w_start[nw] = p
+                w_end[nw] = q
+                w_hash[nw] = h
+                nw += 1
+                p = q
+            else:
+                p += 1
+        for i in range(nw):
+            h = np.uint64(0)
+            for n in range(1, whi + 1):
+                if i + n > nw:
+                    break
+                h = w_hash[i] if n == 1 else h * WORD_MIX + w_hash[i + n - 1]
+                if n >= wlo:
+                    cols[k] = _bucket(h, SALT_WORD + np.uint64(n), shift)
+                    g_start[k] = w_start[i]
+                    g_end[k] = w_end[i + n - 1]
+                    k += 1
+    return k
+
+
+@njit(cache=True)
+def _buffers(offsets, clo, chi, wlo, whi):
+    """Scratch buffers large enough for the longest message of the batch."""
+    longest = 0
+    for d in range(len(offsets) - 1):
+        longest = max(longest, offsets[d + 1] - offsets[d])
+    length = longest + 2
+    n_char = max(0, chi - max(clo, 1) + 1) if chi > 0 else 0
+    n_word = max(0, whi - max(wlo, 1) + 1) if whi > 0 else 0
+    size = length * n_char + (length // 2 + 1) * n_word + 1
+    words = length // 2 + 2
+    return (
+        np.empty(size, np.int32),
+        np.empty(size, np.int32),
+        np.empty(size, np.int32),
+        np.empty(words, np.int32),
+        np.empty(words, np.int32),
+        np.empty(words, np.uint64),
+    )
+
+
+@njit(cache=True)
+def batch_grams(cps, offsets, table, clo, chi, wlo, whi, shift):
+    """Every n-gram of a batch: (doc, column, start, end) arrays; positions are padded."""
+    n_docs = len(offsets) - 1
+    cols, g_start, g_end, w_start, w_end, w_hash = _buffers(offsets, clo, chi, wlo, whi)
+    total = 0
+    for d in range(n_docs):
+        length = offsets[d + 1] - offsets[d] + 2
+        total += length * max(0, chi) + (length // 2 + 1) * max(0, whi)
+    out_doc = np.empty(total, np.int32)
+    out_col = np.empty(total, np.int32)
+    out_start = np.empty(total, np.int32)
+    out_end = np.empty(total, np.int32)
+    k = 0
+    for d in range(n_docs):
+        m = _doc_grams(
+            cps,
+            offsets[d],
+            offsets[d + 1],
+            table,
+            clo,
+            chi,
+            wlo,
+            whi,
+            shift,
+            cols,
+            g_start,
+            g_end,
+            w_start,
+            w_end,
+            w_hash,
+        )
+        out_doc[k : k + m] = d
+        out_col[k : k + m] = cols[:m]
+        out_start[k : k + m] = g_start[:m]
+        out_end[k : k + m] = g_end[:m]
+        k += m
+    return out_doc[:k], out_col[:k], out_start[:k], out_end[:k]
+
+
+@njit(cache=True)
+def batch_scores(
+    cps, offsets, table, clo, chi, wlo, whi, shift, idf, coef, intercept, n_reasons, counts, first
+):
+    """Decision values of a tf-idf (sublinear, l2) + linear model, and reason spans.
+
+    Parameters
+    ----------
+    idf, coef : float64 arrays of n_features
+    intercept : float
+    n_reasons : int
+        How many merged spans to return per message (the strongest positive ones).
+    counts : int32 array of n_features, all zero (scratch; left all zero)
+    first : int32 array of (n_features, 2) (scratch: first occurrence of each column)
+
+    Returns
+    -------
+    z : float64 array (n_docs,)
+    spans : int32 array (n_docs, n_reasons, 2) of padded positions, -1 where unused
+    """
+    n_docs = len(offsets) - 1
+    cols, g_start, g_end, w_start, w_end, w_hash = _buffers(offsets, clo, chi, wlo, whi)
+    touched = np.empty(len(cols), np.int32)
+    z = np.empty(n_docs)
+    spans = np.full((n_docs, n_reasons, 2), -1, np.int32)
+    top = 12  # strongest features considered before widening to words and merging
+    top_w = np.empty(top)
+    top_s = np.empty(top, np.int32)
+    top_e = np.empty(top, np.int32)
+    for d in range(n_docs):
+        m = _doc_grams(
+            cps,
+            offsets[d],
+            offsets[d + 1],
+            table,
+            clo,
+            chi,
+            wlo,
+            whi,
+            shift,
+            cols,
+            g_start,
+            g_end,
+            w_start,
+            w_end,
+            w_hash,
+        )
+        nt = 0
+        for i in range(m):
+            c = cols[i]
+            if counts[c] == 0:
+                touched[nt] = c
+                nt += 1
+                first[c, 0] = g_start[i]
+                first[c, 1] = g_end[i]
+            counts[c] += 1
+        dot = 0.0
+        norm2 = 0.0
+        n_top = 0
+        for t in range(nt):
+            c = touched[t]
+            v = (1.0 + np.log(counts[c])) * idf[c]
+            counts[c] = 0
+            norm2 += v * v
+            contrib = v * coef[c]
+            dot += contrib
+            if contrib > 0.0 and (n_top < top or contrib > top_w[n_top - 1]):
+                j = n_top if n_top < top else top - 1
+                while j > 0 and top_w[j - 1] < contrib:
+                    if j < top:
+                        top_w[j] = top_w[j - 1]
+                        top_s[j] = top_s[j - 1]
+                        top_e[j] = top_e[j - 1]
+                    j -= 1
+                top_w[j] = contrib
+                top_s[j] = first[c, 0]
+                top_e[j] = first[c, 1]
+                if n_top < top:
+                    n_top += 1
+        z[d] = (dot / np.sqrt(norm2) if norm2 > 0.0 else 0.0) + intercept
+        if n_top and n_reasons:
+            _widen_to_words(cps, offsets[d], offsets[d + 1] - offsets[d] + 2, table, top_s, top_e, n_top)
+            _merge_spans(top_w, top_s, top_e, n_top, spans[d])
+    return z, spans
+
+
+@njit(cache=True, inline="always")
+def _is_word(cps, start, length, table, p):
+    if p <= 0 or p >= length - 1:
+        return False
+    c = cps[start + p - 1]
+    return c < 0x10000 and table[c]
+
+
+@njit(cache=True)
+def _widen_to_words(cps, start, length, table, s, e, n):
+    """Extend each span to whole words, so reasons read as words, not fragments."""
+    for i in range(n):
+        a, b = s[i], e[i]
+        while a > 1 and _is_word(cps, start, length, table, a - 1) and _is_word(cps, start, length, table, a):
+            a -= 1
+        while (
+            b < length - 1
+            and _is_word(cps, start, length, table, b)
+            and _is_word(cps, start, length, table, b - 1)
+        ):
+            b += 1
+        s[i] = a
+        e[i] = b
+
+
+@njit(cache=True)
+def _merge_spans(w, s, e, n, out):
+    """Merge overlapping spans (summing weights) and write the strongest into out."""
+    order = np.argsort(s[:n])
+    ms = np.empty(n, np.int32)
+    me = np.empty(n, np.int32)
+    mw = np.empty(n)
+    k = -1
+    for i in order:
+        if k >= 0 and s[i] <= me[k]:
+            me[k] = max(me[k], e[i])
+            mw[k] += w[i]
+        else:
+            k += 1
+            ms[k] = s[i]
+            me[k] = e[i]
+            mw[k] = w[i]
+    best = np.argsort(-mw[: k + 1])
+    for r in range(min(len(out), k + 1)):
+        out[r, 0] = ms[best[r]]
+        out[r, 1] = me[best[r]]
+
+
+@njit(cache=True, inline="always")
+def _lower(c):
+    if 0x41 <= c <= 0x5A or 0x410 <= c <= 0x42F:
+        return c + 0x20
+    if 0x400 <= c <= 0x40F:
+        return c + 0x50
+    if c == 0x2019:  # typographic apostrophe
+        return 0x27
+    return c
+
+
+@njit(cache=True, inline="always")
+def _is_letter(c):
+    return 0x61 <= c <= 0x7A or 0x430 <= c <= 0x45F or c == 0x491 or c == 0x27
+
+
+def word_hash(word: str) -> int:
+    """The hash ``batch_language_counts`` gives a lower-case word (for the stop-word tables)."""
+    h = 0
+    for ch in word:
+        h = (h * int(P) + ord(ch) + 1) % 2**64
+    return h
+
+
+@njit(cache=True)
+def batch_language_counts(cps, offsets, uk_words, ru_words, en_words):
+    """Per message: Cyrillic letters, Latin letters, Ukrainian-only letters, Russian-only
+    letters, words, and Ukrainian / Russian / English stop words (by sorted word hashes)."""
+    n_docs = len(offsets) - 1
+    out = np.zeros((n_docs, 8), np.int32)
+    for d in range(n_docs):
+        h = np.uint64(0)
+        in_word = False
+        for i in range(offsets[d], offsets[d + 1] + 1):
+            c = _lower(np.int64(cps[i])) if i < offsets[d + 1] else 0x20
+            if 0x430 <= c <= 0x45F or c == 0x491:
+                out[d, 0] += 1
+                if c == 0x456 or c == 0x457 or c == 0x454 or c == 0x491:  # і ї є ґ
+                    out[d, 2] += 1
+                elif c == 0x44B or c == 0x44D or c == 0x44A or c == 0x451:  # ы э ъ ё
+                    out[d, 3] += 1
+            elif 0x61 <= c <= 0x7A:
+                out[d, 1] += 1
+            if _is_letter(c):
+                h = h * P + np.uint64(c + 1)
+                in_word = True
+            elif in_word:
+                out[d, 4] += 1
+                for col, table in ((5, uk_words), (6, ru_words), (7, en_words)):
+                    j = np.searchsorted(table, h)
+                    if j < len(table) and table[j] == h:
+                        out[d, col] += 1
+                h = np.uint64(0)
+                in_word = False
+    return out
