@@ -171,19 +171,18 @@ def batch_grams(cps, offsets, table, clo, chi, wlo, whi, shift):
 
 
 @njit(cache=True)
-def batch_scores(
-    cps, offsets, table, clo, chi, wlo, whi, shift, idf, coef, intercept, n_reasons, counts, first
-):
+def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, intercept, n_reasons, slot_of):
     """Decision values of a tf-idf (sublinear, l2) + linear model, and reason spans.
 
     Parameters
     ----------
-    idf, coef : float64 arrays of n_features
+    weights : float64 array (n_features, 2)
+        Per column: idf, and idf times the linear coefficient.
     intercept : float
     n_reasons : int
         How many merged spans to return per message (the strongest positive ones).
-    counts : int32 array of n_features, all zero (scratch; left all zero)
-    first : int32 array of (n_features, 2) (scratch: first occurrence of each column)
+    slot_of : int32 array of n_features, all zero (scratch; left all zero). It maps a
+        column to its slot in the current message, so counting needs no sort.
 
     Returns
     -------
@@ -192,7 +191,9 @@ def batch_scores(
     """
     n_docs = len(offsets) - 1
     cols, g_start, g_end, w_start, w_end, w_hash = _buffers(offsets, clo, chi, wlo, whi)
-    touched = np.empty(len(cols), np.int32)
+    slot_col = np.empty(len(cols), np.int32)
+    slot_count = np.empty(len(cols), np.int32)
+    slot_first = np.empty(len(cols), np.int32)
     z = np.empty(n_docs)
     spans = np.full((n_docs, n_reasons, 2), -1, np.int32)
     top = 12  # strongest features considered before widening to words and merging
@@ -220,37 +221,40 @@ def batch_scores(
         nt = 0
         for i in range(m):
             c = cols[i]
-            if counts[c] == 0:
-                touched[nt] = c
+            s = slot_of[c]
+            if s == 0:
+                slot_col[nt] = c
+                slot_count[nt] = 1
+                slot_first[nt] = i
                 nt += 1
-                first[c, 0] = g_start[i]
-                first[c, 1] = g_end[i]
-            counts[c] += 1
+                slot_of[c] = nt
+            else:
+                slot_count[s - 1] += 1
         dot = 0.0
         norm2 = 0.0
         n_top = 0
         for t in range(nt):
-            c = touched[t]
-            v = (1.0 + np.log(counts[c])) * idf[c]
-            counts[c] = 0
+            c = slot_col[t]
+            slot_of[c] = 0
+            tf = 1.0 + np.log(slot_count[t])
+            v = tf * weights[c, 0]
             norm2 += v * v
-            contrib = v * coef[c]
+            contrib = tf * weights[c, 1]
             dot += contrib
-            if contrib > 0.0 and (n_top < top or contrib > top_w[n_top - 1]):
+            if n_reasons and contrib > 0.0 and (n_top < top or contrib > top_w[n_top - 1]):
                 j = n_top if n_top < top else top - 1
                 while j > 0 and top_w[j - 1] < contrib:
-                    if j < top:
-                        top_w[j] = top_w[j - 1]
-                        top_s[j] = top_s[j - 1]
-                        top_e[j] = top_e[j - 1]
+                    top_w[j] = top_w[j - 1]
+                    top_s[j] = top_s[j - 1]
+                    top_e[j] = top_e[j - 1]
                     j -= 1
                 top_w[j] = contrib
-                top_s[j] = first[c, 0]
-                top_e[j] = first[c, 1]
+                top_s[j] = g_start[slot_first[t]]
+                top_e[j] = g_end[slot_first[t]]
                 if n_top < top:
                     n_top += 1
         z[d] = (dot / np.sqrt(norm2) if norm2 > 0.0 else 0.0) + intercept
-        if n_top and n_reasons:
+        if n_top:
             _widen_to_words(cps, offsets[d], offsets[d + 1] - offsets[d] + 2, table, top_s, top_e, n_top)
             _merge_spans(top_w, top_s, top_e, n_top, spans[d])
     return z, spans
@@ -359,3 +363,110 @@ def batch_language_counts(cps, offsets, uk_words, ru_words, en_words):
                 h = np.uint64(0)
                 in_word = False
     return out
+
+
+# --- normalisation ------------------------------------------------------------------
+
+DELETE = -1
+SPACE = -2
+DIGIT = -3
+
+
+@njit(cache=True)
+def normalize_batch(cps, bounds, table):
+    """Map, delete and collapse code points, message by message.
+
+    ``bounds`` holds each message's start and end in ``cps`` (separators excluded).
+    ``table`` maps every code point of the Basic Multilingual Plane to a code point,
+    ``DELETE`` (invisible characters), ``SPACE`` (whitespace and control characters) or
+    ``DIGIT``. Higher planes pass unchanged (but Unicode tag characters are deleted).
+
+    Per message: whitespace runs become one space and the ends are trimmed; a digit
+    run with at least 9 digits (allowing spaces, brackets, dots, dashes and a leading
+    ``+`` inside) is a phone number and becomes ``zvn``, any other digit run becomes
+    ``0``; a character repeated more than three times is cut to three.
+
+    Returns
+    -------
+    out : uint32 array of the normalised code points, messages back to back
+    offsets : int64 array, message ``d`` is ``out[offsets[d]:offsets[d + 1]]``
+    """
+    n_docs = len(bounds) // 2
+    out = np.empty(len(cps) + 3 * n_docs, np.uint32)
+    offsets = np.empty(n_docs + 1, np.int64)
+    k = 0
+    for d in range(n_docs):
+        start, stop = bounds[2 * d], bounds[2 * d + 1]
+        offsets[d] = k
+        pending_space = False
+        last = -1
+        run = 0
+        i = start
+        while i < stop:
+            c = np.int64(cps[i])
+            m = np.int64(table[c]) if c < 0x10000 else (DELETE if 0xE0000 <= c <= 0xE007F else c)
+            i += 1
+            if m == DELETE:
+                continue
+            if m == SPACE:
+                pending_space = k > offsets[d]
+                continue
+            if m == DIGIT or (m == 0x2B and i < stop and cps[i] < 0x10000 and table[cps[i]] == DIGIT):
+                # a digit run: count digits over digits and phone punctuation
+                j = i - 1
+                digits = 0
+                end = j
+                while j < stop:
+                    cj = np.int64(cps[j])
+                    mj = np.int64(table[cj]) if cj < 0x10000 else cj
+                    if mj == DIGIT:
+                        digits += 1
+                        end = j + 1
+                    elif not (
+                        cj == 0x20
+                        or cj == 0x28
+                        or cj == 0x29
+                        or cj == 0x2E
+                        or cj == 0x2D
+                        or (cj == 0x2B and j == i - 1)
+                    ):
+                        break
+                    j += 1
+                if m == 0x2B and digits < 9:
+                    pass  # a lone plus sign: emitted below as itself
+                else:
+                    if pending_space:
+                        out[k] = 0x20
+                        k += 1
+                        pending_space = False
+                    if digits >= 9:
+                        out[k] = 0x7A  # z
+                        out[k + 1] = 0x76  # v
+                        out[k + 2] = 0x6E  # n
+                        k += 3
+                        i = end
+                    else:
+                        out[k] = 0x30  # 0
+                        k += 1
+                        while i < stop and cps[i] < 0x10000 and table[cps[i]] == DIGIT:
+                            i += 1
+                    last = -1
+                    run = 0
+                    continue
+            if pending_space:
+                out[k] = 0x20
+                k += 1
+                pending_space = False
+                last = 0x20
+                run = 1
+            if m == last:
+                run += 1
+                if run > 3:
+                    continue
+            else:
+                last = m
+                run = 1
+            out[k] = m
+            k += 1
+    offsets[n_docs] = k
+    return out[:k], offsets

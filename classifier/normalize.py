@@ -3,31 +3,38 @@
 The same function runs on labelled data and on scored messages, so the model never
 sees a difference between the two. The steps, in order:
 
-1. Unicode NFKC (full-width letters, ligatures, compatibility digits).
-2. Case folding.
-3. Invisible and control characters removed (zero-width spaces and joiners, bidi
-   marks, soft hyphens, BOMs): they are used to split words so filters miss them.
-4. URLs and e-mail addresses become ``url``, @mentions ``@u``, phone numbers
-   ``zvn``; every run of digits becomes ``0``.
-5. Latin / Greek letters that look like Cyrillic ones (in upper or lower case) are
+1. URLs and e-mail addresses become ``url``, @mentions ``@u``.
+2. Unicode NFKC (full-width letters, ligatures, compatibility digits).
+3. Case folding.
+4. Invisible characters removed (zero-width spaces and joiners, bidi marks, soft
+   hyphens, BOMs, tag characters): they are used to split words so filters miss
+   them. Control characters count as spaces.
+5. Phone numbers (a digit run of 9 or more digits, spaces, brackets, dots and dashes
+   allowed inside) become ``zvn``; every other run of digits becomes ``0``.
+6. Latin / Greek letters that look like Cyrillic ones (in upper or lower case) are
    folded onto the Cyrillic letter (``o`` -> ``о``, ``m`` -> ``м`` ...), and ``ё``
    onto ``е``. The fold is
    applied to all text, English included: it is a fixed relabelling of letters,
    so features stay consistent, and homoglyph-mixed words map to one spelling.
-6. Apostrophes, quotes and dashes unified; a character repeated more than three
+7. Apostrophes, quotes and dashes unified; a character repeated more than three
    times is cut to three (``ВЫХОДИТЕЕЕЕЕ``); whitespace collapsed.
 
-``normalize_texts`` does all of this on a whole batch at once (one call per step on
-the joined batch), which is several times faster than a per-message loop.
+Steps 1-3 run as string methods on the joined batch (the URL patterns only on the
+messages that can hold one); steps 4-7 are one compiled pass over the batch's code
+points (:func:`classifier._kernels.normalize_batch`).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
 
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import _kernels
 
 # Characters that render as nothing (or nearly) and are used to break up words.
 _INVISIBLE = (
@@ -86,40 +93,81 @@ _PUNCT = {
     "\u2212": "-",
 }
 
-_TABLE = str.maketrans(
-    {
-        **{ch: None for ch in _INVISIBLE},
-        # C0/C1 control characters (but not whitespace) become spaces.
-        **{chr(c): " " for c in range(0x20) if chr(c) not in "\t\n\r\x0b\x0c"},
-        **{chr(c): " " for c in range(0x7F, 0xA0)},
-        **_LOOKALIKES,
-        **_PUNCT,
-    }
-)
-
-_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|ua|ru|info|me|io)(?:/\S*)?\b")
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_BARE_URL = re.compile(r"\b[\w.-]+\.(?:com|org|net|ua|ru|info|me|io)(?:/\S*)?\b", re.IGNORECASE)
+_TLD_HINT = re.compile(r"\.(?:com|org|net|ua|ru|info|me|io)\b", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _MENTION = re.compile(r"(?<!\w)@\w+")
-_PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{7,}\d(?!\w)")
-_DIGITS = re.compile(r"\d+")
-_REPEAT = re.compile(r"(.)\1{3,}")
-_SPACE = re.compile(r"[^\S\ue000]+")
 
-# Joins a batch into one string; a private-use character no step touches.
+# Joins a batch into one string; a private-use character the steps leave alone.
 _SEP = "\ue000"
 
 
-def _normalize_joined(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    # Placeholders use only letters the look-alike fold leaves alone.
-    text = _URL.sub(" url ", text)
-    text = _EMAIL.sub(" url ", text)
-    text = _MENTION.sub(" @u ", text)
-    text = _PHONE.sub(" zvn ", text)
-    text = _DIGITS.sub("0", text)
-    text = text.translate(_TABLE)
-    text = _REPEAT.sub(r"\1\1\1", text)
-    return _SPACE.sub(" ", text)
+def _code_point_table() -> np.ndarray:
+    table = np.arange(0x10000, dtype=np.int32)
+    for cp in range(0x10000):
+        ch = chr(cp)
+        if ch.isspace() or (cp < 0x20 or 0x7F <= cp < 0xA0):
+            table[cp] = _kernels.SPACE  # control characters become spaces, like whitespace
+        elif ch.isdecimal():
+            table[cp] = _kernels.DIGIT
+    for ch in _INVISIBLE:
+        table[ord(ch)] = _kernels.DELETE
+    for src, dst in {**_LOOKALIKES, **_PUNCT}.items():
+        table[ord(src)] = ord(dst)
+    table[ord(_SEP)] = _kernels.SPACE  # never inside a message (it is the separator)
+    return table
+
+
+_table_cache: list[np.ndarray] = []
+
+
+def _table() -> np.ndarray:
+    if not _table_cache:
+        _table_cache.append(_code_point_table())
+    return _table_cache[0]
+
+
+def _placeholders(text: str) -> str:
+    # Regexes run only on messages that can match: scanning every message with
+    # them would cost more than all the other steps together.
+    if "://" in text or "www." in text or "WWW." in text:
+        text = _URL.sub(" url ", text)
+    if "." in text and _TLD_HINT.search(text):
+        text = _BARE_URL.sub(" url ", text)
+    if "@" in text:
+        text = _MENTION.sub(" @u ", _EMAIL.sub(" url ", text))
+    return text
+
+
+def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise a batch straight to code points, for the compiled feature code.
+
+    Returns
+    -------
+    cps : numpy.ndarray of uint32
+        The normalised messages back to back.
+    offsets : numpy.ndarray of int64
+        Message ``d`` is ``cps[offsets[d]:offsets[d + 1]]``.
+    """
+    texts = [_placeholders(t.replace(_SEP, " ") if _SEP in t else t) for t in texts]
+    joined = _SEP.join(texts)
+    if not unicodedata.is_normalized("NFKC", joined):
+        joined = unicodedata.normalize("NFKC", joined)
+    joined = joined.casefold()
+    raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    seps = np.flatnonzero(raw == ord(_SEP))
+    bounds = np.empty(2 * len(texts), dtype=np.int64)
+    bounds[0::2] = np.concatenate(([0], seps + 1))
+    bounds[1::2] = np.concatenate((seps, [len(raw)]))
+    return _kernels.normalize_batch(raw, bounds, _table())
+
+
+def decode(cps: np.ndarray, offsets: np.ndarray) -> list[str]:
+    """Code points and offsets back to a list of strings."""
+    joined = cps.tobytes().decode("utf-32-le", "surrogatepass")
+    bounds = offsets.tolist()
+    return [joined[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def normalize_text(text: str) -> str:
@@ -140,11 +188,11 @@ def normalize_text(text: str) -> str:
     >>> normalize_text("ВЫХОДИТЕ   на\u200b МАЙДАН!!!!! https://t.me/x")
     'выходите на майдан!!! url'
     """
-    return _normalize_joined(text.replace(_SEP, " ")).strip()
+    return normalize_texts([text])[0]
 
 
 def normalize_texts(texts: Iterable[str]) -> list[str]:
-    """Normalise a batch of messages; same result as ``normalize_text`` on each.
+    """Normalise a batch of messages (one compiled pass for the whole batch).
 
     Parameters
     ----------
@@ -154,13 +202,10 @@ def normalize_texts(texts: Iterable[str]) -> list[str]:
     -------
     list of str
     """
-    texts = [t.replace(_SEP, " ") if _SEP in t else t for t in texts]
+    texts = list(texts)
     if not texts:
         return []
-    parts = _normalize_joined(_SEP.join(texts)).split(_SEP)
-    if len(parts) != len(texts):  # pragma: no cover - NFKC never creates the separator
-        return [normalize_text(t) for t in texts]
-    return [p.strip() for p in parts]
+    return decode(*normalize_codepoints(texts))
 
 
 class TextNormalizer(TransformerMixin, BaseEstimator):

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from .features import _shift, _table, encode_batch
-from .normalize import normalize_texts
+from .features import _shift, _table
+from .normalize import normalize_codepoints
 
 N_REASONS = 3
 _EDGE = " ,.;:!?-\"'()[]«»…"
@@ -47,8 +47,9 @@ class LinearScorer:
         self.char_ngram_range = tuple(hasher.char_ngram_range)
         self.word_ngram_range = tuple(hasher.word_ngram_range)
         self.n_features = int(hasher.n_features)
-        self.idf = np.ascontiguousarray(tfidf.idf_, dtype=np.float64)
-        self.coef = np.ascontiguousarray(clf.estimator_.coef_.ravel(), dtype=np.float64)
+        idf = np.asarray(tfidf.idf_, dtype=np.float64)
+        # idf and idf x coefficient side by side: one memory access per n-gram column
+        self.weights = np.ascontiguousarray(np.stack([idf, idf * clf.estimator_.coef_.ravel()], axis=1))
         self.intercept = float(clf.estimator_.intercept_[0])
         self.cal_coef = float(clf.calibrator_.coef_[0, 0])
         self.cal_intercept = float(clf.calibrator_.intercept_[0])
@@ -59,16 +60,18 @@ class LinearScorer:
         state["_scratch"] = None  # per-process scratch space is not shipped to workers
         return state
 
-    def _buffers(self):
+    def _slots(self):
         if self._scratch is None:
-            self._scratch = (
-                np.zeros(self.n_features, dtype=np.int32),
-                np.zeros((self.n_features, 2), dtype=np.int32),
-            )
+            self._scratch = np.zeros(self.n_features, dtype=np.int32)
         return self._scratch
 
-    def decision(self, normalized: list[str], n_reasons: int = N_REASONS):
-        """Linear decision values and reason spans for already-normalised texts.
+    def decision(self, cps: np.ndarray, offsets: np.ndarray, n_reasons: int = N_REASONS):
+        """Linear decision values and reason spans for normalised code points.
+
+        Parameters
+        ----------
+        cps, offsets
+            As returned by :func:`classifier.normalize.normalize_codepoints`.
 
         Returns
         -------
@@ -76,8 +79,6 @@ class LinearScorer:
         spans : numpy.ndarray of int32, shape (n, n_reasons, 2)
             Start and end of each reason in the padded normalised text, -1 if unused.
         """
-        cps, offsets = encode_batch(normalized)
-        counts, first = self._buffers()
         (clo, chi), (wlo, whi) = self.char_ngram_range, self.word_ngram_range
         return _kernels.batch_scores(
             cps,
@@ -88,12 +89,10 @@ class LinearScorer:
             wlo,
             whi,
             _shift(self.n_features),
-            self.idf,
-            self.coef,
+            self.weights,
             self.intercept,
             n_reasons,
-            counts,
-            first,
+            self._slots(),
         )
 
     def calibrate(self, z: np.ndarray) -> np.ndarray:
@@ -102,7 +101,10 @@ class LinearScorer:
 
     def predict_proba(self, texts) -> np.ndarray:
         """Calibrated probability of the pattern for each raw text."""
-        z, _ = self.decision(normalize_texts(texts), n_reasons=0)
+        texts = list(texts)
+        if not texts:
+            return np.zeros(0)
+        z, _ = self.decision(*normalize_codepoints(texts), n_reasons=0)
         return self.calibrate(z)
 
     def score(self, texts, *, reasons: bool = True, latin=None):
@@ -123,21 +125,29 @@ class LinearScorer:
             Up to three fragments of the (normalised) message, strongest first,
             joined by ``" | "``; empty when nothing pushed the score up.
         """
-        normalized = normalize_texts(texts)
-        z, spans = self.decision(normalized, n_reasons=N_REASONS if reasons else 0)
+        texts = list(texts)
+        if not texts:
+            return np.zeros(0), ([] if reasons else None)
+        cps, offsets = normalize_codepoints(texts)
+        z, spans = self.decision(cps, offsets, n_reasons=N_REASONS if reasons else 0)
         scores = self.calibrate(z)
         if not reasons:
             return scores, None
         if latin is None:
-            latin = [False] * len(normalized)
+            latin = [False] * len(texts)
         out = []
-        for text, doc_spans, is_latin in zip(normalized, spans.tolist(), latin, strict=True):
-            padded = " " + text + " "
+        normalized = cps.tobytes().decode("utf-32-le", "surrogatepass")
+        bounds = offsets.tolist()
+        for d, (doc_spans, is_latin) in enumerate(zip(spans.tolist(), latin, strict=True)):
+            if doc_spans[0][0] < 0:
+                out.append("")
+                continue
+            padded = " " + normalized[bounds[d] : bounds[d + 1]] + " "
             parts: list[str] = []
             for a, b in doc_spans:
                 part = padded[a:b].strip(_EDGE) if a >= 0 else ""
                 if part and not any(part in p for p in parts):
                     parts.append(part)
-            joined = " | ".join(parts)
-            out.append(joined.translate(_UNFOLD) if is_latin else joined)
+            reason = " | ".join(parts)
+            out.append(reason.translate(_UNFOLD) if is_latin else reason)
         return scores, out
