@@ -2,14 +2,13 @@
 
 Public API (re-exports)::
 
-    from classifier import train, load_model, score_texts, score_file
+    from classifier import train, load_model, score_texts, score_file, score_files
 """
 
 __version__ = "0.1.0"
 
 from .registry import LoadedModel, Registry
-from .scoring import score_file, score_texts
-from .training import train
+from .scoring import score_file, score_files, score_texts
 
 
 def load_model(version=None, models_dir=None) -> LoadedModel:
@@ -32,4 +31,20 @@ def load_model(version=None, models_dir=None) -> LoadedModel:
     return Registry(models_dir or config.models_dir()).load(version)
 
 
-__all__ = ["LoadedModel", "Registry", "__version__", "load_model", "score_file", "score_texts", "train"]
+def train(*args, **kwargs):
+    """Train, evaluate and register a model: see :func:`classifier.training.train`."""
+    from .training import train as _train
+
+    return _train(*args, **kwargs)
+
+
+__all__ = [
+    "LoadedModel",
+    "Registry",
+    "__version__",
+    "load_model",
+    "score_file",
+    "score_files",
+    "score_texts",
+    "train",
+]

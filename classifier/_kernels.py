@@ -33,9 +33,32 @@ _SPACE = np.uint64(33)  # " " + 1
 _SHIFT29 = np.uint64(29)
 
 
+_word_table: list[np.ndarray] = []
+
+
 def word_table() -> np.ndarray:
-    """Which code points of the Basic Multilingual Plane are word characters."""
-    return np.array([chr(c).isalnum() or c == 0x27 for c in range(0x10000)], dtype=np.bool_)
+    """Which code points of the Basic Multilingual Plane are word characters (cached)."""
+    if not _word_table:
+        _word_table.append(np.array([chr(c).isalnum() or c == 0x27 for c in range(0x10000)], dtype=np.bool_))
+    return _word_table[0]
+
+
+def shift_for(n_features: int) -> np.uint64:
+    """Multiply-shift amount mapping a 64-bit hash to ``n_features`` columns (a power of two)."""
+    bits = int(n_features).bit_length() - 1
+    if n_features < 2 or 1 << bits != n_features:
+        raise ValueError(f"n_features must be a power of two, got {n_features}")
+    return np.uint64(64 - bits)
+
+
+def encode_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A batch as one uint32 array of code points and the offsets of each message."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    # surrogatepass: lone surrogates (undecodable input kept by the readers) still encode
+    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return cps, offsets
 
 
 @njit(cache=True, inline="always")
@@ -52,18 +75,40 @@ def _bucket(h, salt, shift):
     return np.int32((h * MIX) >> shift)
 
 
+WINDOW = 4096  # positions of one message hashed per pass: bounds scratch memory
+
+
 @njit(cache=True)
 def _doc_grams(
-    cps, start, stop, table, clo, chi, wlo, whi, shift, cols, g_start, g_end, w_start, w_end, w_hash
+    cps,
+    start,
+    stop,
+    p_from,
+    p_to,
+    table,
+    clo,
+    chi,
+    wlo,
+    whi,
+    shift,
+    cols,
+    g_start,
+    g_end,
+    w_start,
+    w_end,
+    w_hash,
 ):
-    """Fill cols/g_start/g_end with the n-grams of one message; return how many.
+    """Fill cols/g_start/g_end with the n-grams of one message that start in [p_from, p_to).
 
-    Positions are in the padded message (0 is the leading space).
+    A character n-gram starts at its first character, a word n-gram at its first
+    word. Positions are in the padded message (0 is the leading space). Returns how
+    many n-grams were written. Callers walk a long message window by window, so the
+    buffers stay small however long the message.
     """
     length = stop - start + 2
     k = 0
     if chi > 0:
-        for p in range(length):
+        for p in range(p_from, min(p_to, length)):
             h = np.uint64(0)
             for n in range(1, chi + 1):
                 if p + n > length:
@@ -76,26 +121,33 @@ def _doc_grams(
                     k += 1
     if whi > 0:
         nw = 0
-        p = 1
+        n_first = 0
+        p = max(p_from, 1)
+        while (
+            1 < p < length - 1
+            and _is_word(cps, start, length, table, p - 1)
+            and _is_word(cps, start, length, table, p)
+        ):
+            p += 1  # inside a word that started in the previous window
         while p < length - 1:
-            c = cps[start + p - 1]
-            if c < 0x10000 and table[c]:
+            if _is_word(cps, start, length, table, p):
+                if p >= p_to and nw - n_first >= whi - 1:
+                    break
                 h = np.uint64(0)
                 q = p
-                while q < length - 1:
-                    c = cps[start + q - 1]
-                    if not (c < 0x10000 and table[c]):
-                        break
-                    h = h * P + np.uint64(c) + np.uint64(1)
+                while q < length - 1 and _is_word(cps, start, length, table, q):
+                    h = h * P + np.uint64(cps[start + q - 1]) + np.uint64(1)
                     q += 1
                 w_start[nw] = p
                 w_end[nw] = q
                 w_hash[nw] = h
+                if p < p_to:
+                    n_first += 1
                 nw += 1
                 p = q
             else:
                 p += 1
-        for i in range(nw):
+        for i in range(n_first):
             h = np.uint64(0)
             for n in range(1, whi + 1):
                 if i + n > nw:
@@ -110,16 +162,12 @@ def _doc_grams(
 
 
 @njit(cache=True)
-def _buffers(offsets, clo, chi, wlo, whi):
-    """Scratch buffers large enough for the longest message of the batch."""
-    longest = 0
-    for d in range(len(offsets) - 1):
-        longest = max(longest, offsets[d + 1] - offsets[d])
-    length = longest + 2
+def _buffers(clo, chi, wlo, whi):
+    """Scratch buffers for one window of one message."""
     n_char = max(0, chi - max(clo, 1) + 1) if chi > 0 else 0
     n_word = max(0, whi - max(wlo, 1) + 1) if whi > 0 else 0
-    size = length * n_char + (length // 2 + 1) * n_word + 1
-    words = length // 2 + 2
+    words = WINDOW // 2 + whi + 2
+    size = WINDOW * n_char + words * n_word + 1
     return (
         np.empty(size, np.int32),
         np.empty(size, np.int32),
@@ -134,7 +182,7 @@ def _buffers(offsets, clo, chi, wlo, whi):
 def batch_grams(cps, offsets, table, clo, chi, wlo, whi, shift):
     """Every n-gram of a batch: (doc, column, start, end) arrays; positions are padded."""
     n_docs = len(offsets) - 1
-    cols, g_start, g_end, w_start, w_end, w_hash = _buffers(offsets, clo, chi, wlo, whi)
+    cols, g_start, g_end, w_start, w_end, w_hash = _buffers(clo, chi, wlo, whi)
     total = 0
     for d in range(n_docs):
         length = offsets[d + 1] - offsets[d] + 2
@@ -145,28 +193,17 @@ def batch_grams(cps, offsets, table, clo, chi, wlo, whi, shift):
     out_end = np.empty(total, np.int32)
     k = 0
     for d in range(n_docs):
-        m = _doc_grams(
-            cps,
-            offsets[d],
-            offsets[d + 1],
-            table,
-            clo,
-            chi,
-            wlo,
-            whi,
-            shift,
-            cols,
-            g_start,
-            g_end,
-            w_start,
-            w_end,
-            w_hash,
-        )
-        out_doc[k : k + m] = d
-        out_col[k : k + m] = cols[:m]
-        out_start[k : k + m] = g_start[:m]
-        out_end[k : k + m] = g_end[:m]
-        k += m
+        length = offsets[d + 1] - offsets[d] + 2
+        for p_from in range(0, length, WINDOW):
+            m = _doc_grams(
+                cps, offsets[d], offsets[d + 1], p_from, p_from + WINDOW, table, clo, chi, wlo, whi, shift,
+                cols, g_start, g_end, w_start, w_end, w_hash,
+            )  # fmt: skip
+            out_doc[k : k + m] = d
+            out_col[k : k + m] = cols[:m]
+            out_start[k : k + m] = g_start[:m]
+            out_end[k : k + m] = g_end[:m]
+            k += m
     return out_doc[:k], out_col[:k], out_start[:k], out_end[:k]
 
 
@@ -190,10 +227,12 @@ def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, interc
     spans : int32 array (n_docs, n_reasons, 2) of padded positions, -1 where unused
     """
     n_docs = len(offsets) - 1
-    cols, g_start, g_end, w_start, w_end, w_hash = _buffers(offsets, clo, chi, wlo, whi)
-    slot_col = np.empty(len(cols), np.int32)
-    slot_count = np.empty(len(cols), np.int32)
-    slot_first = np.empty(len(cols), np.int32)
+    cols, g_start, g_end, w_start, w_end, w_hash = _buffers(clo, chi, wlo, whi)
+    # a message has at most n_features distinct columns, so these bound its memory
+    slot_col = np.empty(len(slot_of), np.int32)
+    slot_count = np.empty(len(slot_of), np.int32)
+    slot_start = np.empty(len(slot_of), np.int32)
+    slot_end = np.empty(len(slot_of), np.int32)
     z = np.empty(n_docs)
     spans = np.full((n_docs, n_reasons, 2), -1, np.int32)
     top = 12  # strongest features considered before widening to words and merging
@@ -201,35 +240,25 @@ def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, interc
     top_s = np.empty(top, np.int32)
     top_e = np.empty(top, np.int32)
     for d in range(n_docs):
-        m = _doc_grams(
-            cps,
-            offsets[d],
-            offsets[d + 1],
-            table,
-            clo,
-            chi,
-            wlo,
-            whi,
-            shift,
-            cols,
-            g_start,
-            g_end,
-            w_start,
-            w_end,
-            w_hash,
-        )
+        length = offsets[d + 1] - offsets[d] + 2
         nt = 0
-        for i in range(m):
-            c = cols[i]
-            s = slot_of[c]
-            if s == 0:
-                slot_col[nt] = c
-                slot_count[nt] = 1
-                slot_first[nt] = i
-                nt += 1
-                slot_of[c] = nt
-            else:
-                slot_count[s - 1] += 1
+        for p_from in range(0, length, WINDOW):
+            m = _doc_grams(
+                cps, offsets[d], offsets[d + 1], p_from, p_from + WINDOW, table, clo, chi, wlo, whi, shift,
+                cols, g_start, g_end, w_start, w_end, w_hash,
+            )  # fmt: skip
+            for i in range(m):
+                c = cols[i]
+                s = slot_of[c]
+                if s == 0:
+                    slot_col[nt] = c
+                    slot_count[nt] = 1
+                    slot_start[nt] = g_start[i]
+                    slot_end[nt] = g_end[i]
+                    nt += 1
+                    slot_of[c] = nt
+                else:
+                    slot_count[s - 1] += 1
         dot = 0.0
         norm2 = 0.0
         n_top = 0
@@ -249,8 +278,8 @@ def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, interc
                     top_e[j] = top_e[j - 1]
                     j -= 1
                 top_w[j] = contrib
-                top_s[j] = g_start[slot_first[t]]
-                top_e[j] = g_end[slot_first[t]]
+                top_s[j] = slot_start[t]
+                top_e[j] = slot_end[t]
                 if n_top < top:
                     n_top += 1
         z[d] = (dot / np.sqrt(norm2) if norm2 > 0.0 else 0.0) + intercept

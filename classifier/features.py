@@ -1,4 +1,4 @@
-"""Word and character n-gram features, hashed, computed for a whole batch at once.
+"""The pipeline's feature steps: text normalisation and hashed word / character n-grams.
 
 scikit-learn's ``HashingVectorizer`` / ``TfidfVectorizer`` run a Python analyzer per
 message, which caps throughput at a few thousand messages a second. ``NgramHasher``
@@ -17,35 +17,13 @@ hands the whole batch, as one array of code points, to a compiled loop
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _kernels
-
-
-@lru_cache(maxsize=1)
-def _table() -> np.ndarray:
-    return _kernels.word_table()
-
-
-def encode_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A batch as one uint32 array of code points and the offsets of each message."""
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    # surrogatepass: lone surrogates (undecodable input kept by the readers) still encode
-    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return cps, offsets
-
-
-def _shift(n_features: int) -> np.uint64:
-    bits = int(n_features).bit_length() - 1
-    if n_features < 2 or 1 << bits != n_features:
-        raise ValueError(f"n_features must be a power of two, got {n_features}")
-    return np.uint64(64 - bits)
+from .normalize import normalize_texts
 
 
 @dataclass
@@ -84,11 +62,30 @@ def hash_ngrams(
     -------
     HashedNgrams
     """
-    shift = _shift(n_features)
-    cps, offsets = encode_batch(list(texts))
+    shift = _kernels.shift_for(n_features)
+    cps, offsets = _kernels.encode_batch(list(texts))
     (clo, chi), (wlo, whi) = char_ngram_range, word_ngram_range
-    doc, col, start, end = _kernels.batch_grams(cps, offsets, _table(), clo, chi, wlo, whi, shift)
+    doc, col, start, end = _kernels.batch_grams(
+        cps, offsets, _kernels.word_table(), clo, chi, wlo, whi, shift
+    )
     return HashedNgrams(doc, col, start, end)
+
+
+class TextNormalizer(TransformerMixin, BaseEstimator):
+    """Pipeline step applying :func:`classifier.normalize.normalize_texts`. Stateless."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return normalize_texts(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        return tags
 
 
 class NgramHasher(TransformerMixin, BaseEstimator):

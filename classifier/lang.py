@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from .features import encode_batch
 
 _UK_WORDS = frozenset(
     {
@@ -135,7 +134,7 @@ def detect_languages(texts: list[str]) -> list[str]:
     """Guess the language of each message of a batch (see :func:`detect_language`)."""
     if not texts:
         return []
-    cps, offsets = encode_batch(texts)
+    cps, offsets = _kernels.encode_batch(texts)
     counts = _kernels.batch_language_counts(cps, offsets, *_TABLES).tolist()
     return [_decide(*c) for c in counts]
 

@@ -1,6 +1,6 @@
 """The model: one scikit-learn ``Pipeline`` from raw text to a calibrated probability.
 
-Steps: :class:`~classifier.normalize.TextNormalizer` -> :class:`~classifier.features.NgramHasher`
+Steps: :class:`~classifier.features.TextNormalizer` -> :class:`~classifier.features.NgramHasher`
 (word 1-2-grams and character 2-5-grams, hashed) -> ``TfidfTransformer`` (sublinear tf,
 idf, l2) -> :class:`GroupCalibratedClassifier` wrapping a ``LogisticRegression``.
 
@@ -20,8 +20,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .features import NgramHasher
-from .normalize import TextNormalizer
+from .features import NgramHasher, TextNormalizer
 
 DEFAULT_TARGET_PRECISION = 0.95
 

@@ -32,7 +32,6 @@ import unicodedata
 from collections.abc import Iterable
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _kernels
 
@@ -206,20 +205,3 @@ def normalize_texts(texts: Iterable[str]) -> list[str]:
     if not texts:
         return []
     return decode(*normalize_codepoints(texts))
-
-
-class TextNormalizer(TransformerMixin, BaseEstimator):
-    """Pipeline step applying :func:`normalize_texts`. Stateless."""
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        return normalize_texts(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags

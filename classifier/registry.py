@@ -9,9 +9,12 @@
   then renamed into place; ``CURRENT`` is replaced with ``os.replace``. A crash at
   any point leaves the previous current model loadable.
 
-Loading checks the SHA-256 of ``model.joblib`` against the card *before* unpickling:
-a joblib file is a pickle, and unpickling runs code, so a file that is not the one
-the card describes is refused.
+Each version also holds ``scorer.npz``: the arrays scoring needs (plain numpy, read
+with ``allow_pickle=False``), so ``score`` never unpickles anything.
+
+Loading checks the SHA-256 of ``model.joblib`` and ``scorer.npz`` against the card
+*before* using either: a joblib file is a pickle, and unpickling runs code, so a file
+that is not the one the card describes is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -32,39 +34,55 @@ from ._files import default_mode, file_sha256, fsync_dir, write_atomic
 from .errors import ModelIntegrityError, ModelNotFoundError
 
 MODEL_FILE = "model.joblib"
+SCORER_FILE = "scorer.npz"
 CARD_FILE = "model.json"
 CURRENT_FILE = "CURRENT"
 
 
-@dataclass
 class LoadedModel:
-    """A fitted pipeline with its card.
+    """A registered model: its card, its scorer, and (loaded on first use) its pipeline.
 
-    Attributes
+    Scoring needs only :attr:`scorer`, read from ``scorer.npz`` (plain arrays, no
+    code runs). :attr:`pipeline`, the pickled scikit-learn Pipeline, is unpickled only
+    when something asks for it (evaluation, explanations, retraining).
+
+    Parameters
     ----------
     version : str
     path : Path
         The version's folder.
-    pipeline : sklearn.pipeline.Pipeline
     card : dict
+    pipeline : fitted Pipeline, optional
+        Given directly (e.g. just trained); otherwise read from ``model.joblib``.
     """
 
-    version: str
-    path: Path
-    pipeline: object
-    card: dict
+    def __init__(self, version, path, card, pipeline=None):
+        self.version = version
+        self.path = Path(path)
+        self.card = card
+        self._pipeline = pipeline
 
     @property
     def threshold(self) -> float:
         """Flag a message when its score is at least this."""
         return float(self.card["threshold"])
 
+    @property
+    def pipeline(self):
+        """The fitted scikit-learn Pipeline (unpickled on first use)."""
+        if self._pipeline is None:
+            self._pipeline = joblib.load(self.path / self.card.get("model_file", MODEL_FILE))
+        return self._pipeline
+
     @cached_property
     def scorer(self):
         """The compiled scoring path (:class:`classifier.scorer.LinearScorer`)."""
         from .scorer import LinearScorer
 
-        return LinearScorer(self.pipeline)
+        scorer_file = self.card.get("scorer_file")
+        if scorer_file and self._pipeline is None:
+            return LinearScorer.load(self.path / scorer_file)
+        return LinearScorer.from_pipeline(self.pipeline)
 
     def predict_proba(self, texts) -> np.ndarray:
         """Calibrated probability of the pattern for each text (1-D array)."""
@@ -142,12 +160,18 @@ class Registry:
                 joblib.dump(pipeline, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
+            from .scorer import LinearScorer
+
+            scorer_path = tmp / SCORER_FILE
+            LinearScorer.from_pipeline(pipeline).save(scorer_path)
             card = {
                 "version": version,
                 "created": created.isoformat(timespec="seconds"),
                 **{k: v for k, v in card.items() if k not in ("version", "created")},
                 "model_file": MODEL_FILE,
                 "model_sha256": file_sha256(model_path),
+                "scorer_file": SCORER_FILE,
+                "scorer_sha256": file_sha256(scorer_path),
             }
             write_atomic(tmp / CARD_FILE, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())
             fsync_dir(tmp)
@@ -195,15 +219,17 @@ class Registry:
                 "retrain with 'coercion-classifier train'"
             )
         card = self.card(version)
-        model_path = folder / card.get("model_file", MODEL_FILE)
-        if not model_path.exists():
-            raise ModelNotFoundError(f"{model_path} is missing; retrain with 'coercion-classifier train'")
-        expected = card.get("model_sha256")
-        actual = file_sha256(model_path)
-        if expected != actual:
-            raise ModelIntegrityError(
-                f"{model_path} does not match its model card (SHA-256 {actual[:12]}... "
-                f"vs {str(expected)[:12]}...); refusing to load it. Retrain with 'coercion-classifier train'"
-            )
-        pipeline = joblib.load(model_path)
-        return LoadedModel(version=version, path=folder, pipeline=pipeline, card=card)
+        files = [(card.get("model_file", MODEL_FILE), "model_sha256")]
+        if card.get("scorer_file"):
+            files.append((card["scorer_file"], "scorer_sha256"))
+        for name, key in files:
+            path = folder / name
+            if not path.exists():
+                raise ModelNotFoundError(f"{path} is missing; retrain with 'coercion-classifier train'")
+            expected, actual = card.get(key), file_sha256(path)
+            if expected != actual:
+                raise ModelIntegrityError(
+                    f"{path} does not match its model card (SHA-256 {actual[:12]}... "
+                    f"vs {str(expected)[:12]}...); refusing to load it. Retrain with 'coercion-classifier train'"
+                )
+        return LoadedModel(version=version, path=folder, card=card)

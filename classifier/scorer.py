@@ -6,6 +6,9 @@ pipeline (idf weights, coefficients, intercept, Platt calibration) and computes 
 same function in one compiled pass per message, with no sparse matrix in between. It
 also returns, per message, the text spans whose n-grams pushed the score up most.
 
+The arrays are saved beside the pickled pipeline as ``scorer.npz``, so scoring loads
+plain arrays: it neither unpickles anything nor imports scikit-learn.
+
 The result equals ``pipeline.predict_proba(texts)[:, 1]`` up to floating-point
 summation order (tests check this to 1e-9); every scoring entry point (API, CLI,
 parallel workers) goes through this class, so they agree exactly with one another.
@@ -16,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from .features import _shift, _table
 from .normalize import normalize_codepoints
 
 N_REASONS = 3
@@ -30,13 +32,37 @@ _UNFOLD = str.maketrans("авсенімкорѕтхуј", "abcehimkopstxyj")
 class LinearScorer:
     """Scores raw texts with a fitted pipeline's parameters.
 
+    Build it from a fitted pipeline (:meth:`from_pipeline`) or from the arrays saved
+    beside a model (:meth:`load`): scoring needs no unpickling and no scikit-learn.
+
     Parameters
     ----------
-    pipeline : sklearn.pipeline.Pipeline
-        Fitted, as built by :func:`classifier.model.build_pipeline`.
+    weights : numpy.ndarray of shape (n_features, 2)
+        Per hashed column: the idf weight, and idf times the linear coefficient.
+    intercept : float
+        Intercept of the linear model.
+    cal_coef, cal_intercept : float
+        Platt scaling of the decision value.
+    char_ngram_range, word_ngram_range : (int, int)
+        The hasher's n-gram lengths.
     """
 
-    def __init__(self, pipeline):
+    _ARRAYS = ("weights", "intercept", "cal_coef", "cal_intercept", "char_ngram_range", "word_ngram_range")
+
+    def __init__(self, weights, intercept, cal_coef, cal_intercept, char_ngram_range, word_ngram_range):
+        self.weights = np.ascontiguousarray(weights, dtype=np.float64)
+        self.n_features = int(self.weights.shape[0])
+        self.intercept = float(intercept)
+        self.cal_coef = float(cal_coef)
+        self.cal_intercept = float(cal_intercept)
+        self.char_ngram_range = tuple(int(n) for n in char_ngram_range)
+        self.word_ngram_range = tuple(int(n) for n in word_ngram_range)
+        _kernels.shift_for(self.n_features)  # validates the size
+        self._scratch = None
+
+    @classmethod
+    def from_pipeline(cls, pipeline) -> LinearScorer:
+        """Take the learned arrays out of a fitted :func:`classifier.model.build_pipeline` pipeline."""
         hasher = pipeline.named_steps["features"]
         tfidf = pipeline.named_steps["tfidf"]
         clf = pipeline.named_steps["clf"]
@@ -44,16 +70,30 @@ class LinearScorer:
             raise ValueError(
                 "LinearScorer needs TfidfTransformer(sublinear_tf=True, norm='l2', use_idf=True)"
             )
-        self.char_ngram_range = tuple(hasher.char_ngram_range)
-        self.word_ngram_range = tuple(hasher.word_ngram_range)
-        self.n_features = int(hasher.n_features)
         idf = np.asarray(tfidf.idf_, dtype=np.float64)
         # idf and idf x coefficient side by side: one memory access per n-gram column
-        self.weights = np.ascontiguousarray(np.stack([idf, idf * clf.estimator_.coef_.ravel()], axis=1))
-        self.intercept = float(clf.estimator_.intercept_[0])
-        self.cal_coef = float(clf.calibrator_.coef_[0, 0])
-        self.cal_intercept = float(clf.calibrator_.intercept_[0])
-        self._scratch = None
+        weights = np.stack([idf, idf * clf.estimator_.coef_.ravel()], axis=1)
+        if weights.shape[0] != hasher.n_features:
+            raise ValueError("the tf-idf step does not match the hasher's n_features")
+        return cls(
+            weights,
+            clf.estimator_.intercept_[0],
+            clf.calibrator_.coef_[0, 0],
+            clf.calibrator_.intercept_[0],
+            hasher.char_ngram_range,
+            hasher.word_ngram_range,
+        )
+
+    def save(self, path) -> None:
+        """Write the arrays to an ``.npz`` file (plain arrays: loading it runs no code)."""
+        with open(path, "wb") as fh:
+            np.savez(fh, **{name: np.asarray(getattr(self, name)) for name in self._ARRAYS})
+
+    @classmethod
+    def load(cls, path) -> LinearScorer:
+        """Read arrays written by :meth:`save` (``allow_pickle=False``: no code runs)."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(**{name: data[name] for name in cls._ARRAYS})
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -83,12 +123,12 @@ class LinearScorer:
         return _kernels.batch_scores(
             cps,
             offsets,
-            _table(),
+            _kernels.word_table(),
             clo,
             chi,
             wlo,
             whi,
-            _shift(self.n_features),
+            _kernels.shift_for(self.n_features),
             self.weights,
             self.intercept,
             n_reasons,

@@ -1,6 +1,7 @@
 import pytest
 
-from classifier.normalize import TextNormalizer, normalize_text, normalize_texts
+from classifier.features import TextNormalizer
+from classifier.normalize import normalize_text, normalize_texts
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,23 @@ def test_compiled_scorer_equals_the_sklearn_pipeline(tiny_model):
     noisy = [*TEXTS, "", "😀", "a" * 3000, "ПPOTECT HA MAЙДAHI", "x\udc80y"]
     expected = tiny_model.pipeline.predict_proba(noisy)[:, 1]
     np.testing.assert_allclose(
-        LinearScorer(tiny_model.pipeline).predict_proba(noisy), expected, rtol=1e-9, atol=1e-12
+        LinearScorer.from_pipeline(tiny_model.pipeline).predict_proba(noisy), expected, rtol=1e-9, atol=1e-12
     )
+
+
+def test_saved_scorer_arrays_score_identically_without_unpickling(tiny_model, tmp_path):
+    from classifier.registry import Registry
+
+    reg = Registry(tmp_path / "models")
+    version = reg.save(tiny_model.pipeline, {"threshold": 0.5})
+    loaded = reg.load(version)
+    scores = loaded.predict_proba(TEXTS)
+    assert loaded._pipeline is None  # scoring read scorer.npz only: nothing was unpickled
+    np.testing.assert_array_equal(scores, tiny_model.predict_proba(TEXTS))
+    with open(reg.root / version / "scorer.npz", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(Exception, match="does not match its model card"):
+        reg.load(version)
 
 
 def test_score_texts_columns_threshold_and_reasons(tiny_model):
@@ -122,3 +137,13 @@ def test_failed_run_leaves_previous_output_whole(tiny_model, tmp_path):
         score_files([good, bad], out, tiny_model)
     assert out.read_text(encoding="utf-8") == "old complete output\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.jsonl", "scored.csv"]
+
+
+def test_five_megabyte_line_scores_like_the_pipeline(tiny_model, tmp_path):
+    line = ("Мамо, виходьте на Майдан, нас тут покинули. " * 120_000)[: 5 * 1024 * 1024]
+    src = tmp_path / "big.txt"
+    src.write_text(f"коротко\n{line}\nще одне\n", encoding="utf-8")
+    out = pd.concat(score_file(src, tiny_model), ignore_index=True)
+    assert list(out["row"]) == [1, 2, 3] and (out["error"] == "").all()
+    expected = tiny_model.pipeline.predict_proba(["коротко", line, "ще одне"])[:, 1]
+    np.testing.assert_allclose(out["score"].to_numpy(), expected, rtol=1e-9)
