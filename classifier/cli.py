@@ -291,5 +291,254 @@ def labels_check(paths, as_json):
             click.echo(f"  {k:<28}{v:>6}")
 
 
+@labels.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", help="Provenance for rows without a source column (e.g. hotline-2026-11).")
+@click.option("--annotator", help="Who labelled the rows (for rows without an annotator column).")
+@click.option(
+    "--resolve",
+    type=click.Choice(["newest", "keep"]),
+    help="On conflicts: newest = the new label wins (old row kept, marked superseded); keep = stored label stays.",
+)
+@click.option(
+    "--store", type=click.Path(file_okay=False), help="Label store folder. Default: datasets/labelled."
+)
+@_friendly
+def labels_add(files, source, annotator, resolve, store):
+    """Merge new labelled rows (csv/jsonl: text, label, ...) into the store as a new dated file.
+
+    Labels may be 1/0, yes/no or true/false. Existing files are never rewritten.
+    Rows whose text (after normalisation) is already stored with the same label are
+    skipped as duplicates. A text stored with a different label is a conflict: the
+    conflicts are listed and nothing is added unless --resolve says what to do.
+
+    Example:
+
+        coercion-classifier labels add week48.csv --source hotline-week48 --annotator olena
+    """
+    from .merge import add_labels
+
+    report = add_labels(list(files), store, source=source, annotator=annotator, resolve=resolve)
+    for line in report.lines():
+        click.echo(line)
+    for new, old, label, old_label, _text in report.conflicts:
+        click.echo(f"conflict: {new} says {label}, {old} says {old_label} -> {resolve}", err=True)
+
+
+@labels.command("audit")
+@click.option(
+    "--data", multiple=True, type=click.Path(exists=True), help="Labelled CSV file or folder (repeatable)."
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="label_audit.csv", show_default=True)
+@click.option("--min-suspicion", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@_friendly
+def labels_audit(data, output, min_suspicion, seed):
+    """Write probable label errors to a CSV for review, most suspicious first.
+
+    Each row gets an out-of-fold probability from a model that never saw it (grouped
+    folds); suspicion is the probability of the other label. Nothing in the store
+    changes.
+
+    Example:
+
+        coercion-classifier labels audit -o to_review.csv
+    """
+    from .audit import audit_labels
+    from .writers import atomic_text_output
+
+    found = audit_labels(list(data) or None, min_suspicion=min_suspicion, seed=seed)
+    with atomic_text_output(output) as fh:
+        found.to_csv(fh, index=False, lineterminator="\n")
+    click.echo(f"{len(found)} row(s) with suspicion >= {min_suspicion} written to {output}")
+
+
+@cli.command()
+@click.option(
+    "--data", multiple=True, type=click.Path(exists=True), help="Labelled CSV file or folder (repeatable)."
+)
+@click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
+@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+              help="How much lower F1 and precision may be before the candidate is refused.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Promote the candidate whatever the comparison says.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
+@_friendly
+def retrain(data, models_dir, tolerance, force, seed, quiet):
+    """Train a candidate on the whole store and promote it only if it is not worse.
+
+    Candidate and current model are compared on the held-back split (datasets/heldout)
+    and on the same grouped cross-validation folds; the candidate becomes current only
+    if its F1 and precision are within --tolerance of the current model's on both.
+    Otherwise it is registered but not current, and the reason is printed.
+
+    Example:
+
+        coercion-classifier retrain --tolerance 0.01
+    """
+    from .promotion import retrain as run
+
+    result = run(
+        list(data) or None, models_dir=models_dir, tolerance=tolerance, force=force, seed=seed, quiet=quiet
+    )
+    for name, comp in result.comparison.items():
+        if name == "cv" and comp.get("same_configuration"):
+            click.echo("cross-validation: same configuration, same folds: identical by construction")
+            continue
+        click.echo(f"{'held-out split' if name == 'heldout' else 'cross-validation (same folds)'}:")
+        click.echo(f"  {'':<12}{'precision':>10}{'recall':>8}{'f1':>8}{'pr_auc':>8}")
+        for who in ("current", "candidate"):
+            m = comp[who]["overall"]
+            vals = [m.get(k) for k in ("precision", "recall", "f1", "pr_auc")]
+            click.echo(
+                f"  {who:<12}" + "".join(f"{v:>8.3f}  " if v is not None else "     -  " for v in vals)
+            )
+        if name == "heldout":
+            for lang in sorted(comp["candidate"]["by_lang"]):
+                cur = comp["current"]["by_lang"].get(lang, {})
+                cand = comp["candidate"]["by_lang"][lang]
+                click.echo(
+                    f"  lang={lang:<7} f1 current {cur.get('f1', float('nan')):.3f} candidate {cand['f1']:.3f}"
+                )
+    if result.promoted:
+        note = f" ({'; '.join(result.reasons)}; --force)" if result.reasons and force else ""
+        click.echo(f"promoted {result.candidate} (was {result.current or 'none'}){note}")
+    else:
+        click.echo(f"kept {result.current} current; candidate {result.candidate} registered, not promoted:")
+        for reason in result.reasons:
+            click.echo(f"  - {reason}")
+
+
+@cli.group()
+@click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
+@click.pass_context
+def models(ctx, models_dir):
+    """List, inspect, promote and roll back model versions."""
+    from .registry import Registry
+
+    ctx.obj = Registry(models_dir or config.models_dir())
+
+
+@models.command("list")
+@click.pass_obj
+@_friendly
+def models_list(registry):
+    """Every version with its key figures; * marks the current one.
+
+    Example:
+
+        coercion-classifier models list
+    """
+    current = registry.current_version()
+    versions = registry.versions()
+    if not versions:
+        click.echo(f"no models in {registry.root}; train one with 'coercion-classifier train'")
+        return
+    click.echo(f"  {'version':<22}{'parent':<22}{'rows':>6}{'cv f1':>8}{'held-out f1':>13}{'threshold':>11}")
+    for v in versions:
+        card = registry.card(v)
+        cv = (card.get("cv") or {}).get("overall", {})
+        ho = (card.get("heldout") or {}).get("overall", {})
+
+        def fmt(x):
+            return f"{x:.3f}" if isinstance(x, int | float) else "-"
+
+        click.echo(
+            f"{'*' if v == current else ' '} {v:<22}{card.get('parent') or '-':<22}{card.get('data', {}).get('rows', 0):>6}"
+            f"{fmt(cv.get('f1')):>8}{fmt(ho.get('f1')):>13}{fmt(card.get('threshold')):>11}"
+        )
+
+
+@models.command("show")
+@click.argument("version")
+@click.pass_obj
+@_friendly
+def models_show(registry, version):
+    """Print a version's model card (JSON).
+
+    Example:
+
+        coercion-classifier models show 20261129T085027Z
+    """
+    click.echo(json.dumps(registry.card(version), indent=2, ensure_ascii=False))
+
+
+@models.command("promote")
+@click.argument("version")
+@click.pass_obj
+@_friendly
+def models_promote(registry, version):
+    """Make VERSION the current model.
+
+    Example:
+
+        coercion-classifier models promote 20261129T085027Z
+    """
+    with registry.lock():
+        registry.load(version)  # refuse a damaged version before it goes into service
+        registry.set_current(version, action="promote")
+    click.echo(f"current model: {version}")
+
+
+@models.command("rollback")
+@click.pass_obj
+@_friendly
+def models_rollback(registry):
+    """Return to the model that was current before the present one.
+
+    Example:
+
+        coercion-classifier models rollback
+    """
+    with registry.lock():
+        version = registry.rollback()
+    click.echo(f"rolled back; current model: {version}")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-n", "count", type=click.IntRange(min=1), default=50, show_default=True, help="How many to suggest."
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="to_label.csv", show_default=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--id-column")
+@click.option("--model", "model_ref", help="Model version or folder. Default: current.")
+@click.option("--models-dir", type=click.Path(file_okay=False))
+@click.option(
+    "--data",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Label store (to avoid suggesting labelled texts).",
+)
+@_friendly
+def suggest(inputs, count, output, text_column, id_column, model_ref, models_dir, data):
+    """Pick the unlabelled messages most worth labelling next, into a CSV for `labels add`.
+
+    Chooses messages near the decision threshold, spread across languages, and not
+    near-duplicates of each other or of labelled rows. The CSV has an empty label
+    column: fill it with 1/0 (and a category if you like), then run labels add.
+
+    Example:
+
+        coercion-classifier suggest export.jsonl -n 50 -o to_label.csv
+    """
+    from .active import suggest as pick
+    from .labels import read_labelled, store_files
+    from .readers import expand_inputs
+    from .writers import atomic_text_output
+
+    model = _load_model(model_ref, models_dir)
+    store_paths = list(data) or ([config.labelled_dir()] if config.labelled_dir().is_dir() else [])
+    labelled = read_labelled(store_files(store_paths))[0] if store_paths else None
+    chosen = pick(
+        expand_inputs(inputs), model, n=count, labelled=labelled, text_column=text_column, id_column=id_column
+    )
+    with atomic_text_output(output) as fh:
+        chosen.to_csv(fh, index=False, lineterminator="\n")
+    langs = ", ".join(f"{k} {v}" for k, v in chosen["lang"].value_counts().items()) if len(chosen) else "none"
+    click.echo(f"{len(chosen)} message(s) to label written to {output} ({langs})")
+
+
 def main():  # pragma: no cover - console script entry point
     cli()

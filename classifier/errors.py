@@ -28,3 +28,7 @@ class ModelNotFoundError(ClassifierError, FileNotFoundError):
 
 class ModelIntegrityError(ClassifierError, ValueError):
     """A saved model whose files do not match its model card."""
+
+
+class RegistryLockedError(ClassifierError, RuntimeError):
+    """Another training, retraining or promotion holds the registry's lock."""

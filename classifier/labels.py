@@ -22,7 +22,7 @@ from .errors import DataError
 from .normalize import normalize_texts
 
 REQUIRED_COLUMNS = ("text", "label", "lang", "category", "source", "group")
-OPTIONAL_COLUMNS = ("added", "annotator", "style")
+OPTIONAL_COLUMNS = ("added", "annotator", "style", "supersedes")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 POSITIVE_CATEGORY = "coerced_appeal"
@@ -37,9 +37,10 @@ NEGATIVE_CATEGORIES = (
     "scam",
     "related_captive_statement",
     "everyday",
+    "unsorted",  # label 0 added by an analyst who did not give a category
 )
 CATEGORIES = (POSITIVE_CATEGORY, *NEGATIVE_CATEGORIES)
-LANGS = ("uk", "ru", "en", "mixed")
+LANGS = ("uk", "ru", "en", "mixed", "other")
 STYLES = ("stt", "typos", "caps", "emoji", "chat", "formal", "translit", "long", "short")
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -206,11 +207,26 @@ def validate(df: pd.DataFrame) -> list[Problem]:
             add(i, "style", f"unknown style tag(s) {', '.join(unknown)}; allowed: {', '.join(STYLES)}")
 
     norm = pd.Series(normalize_texts(df["text"].astype(str).tolist()), index=df.index)
+    where_of = {f"{Path(df.at[i, 'file']).name}:{df.at[i, 'line']}": i for i in df.index}
+    superseded = set()
+    for i in df.index:
+        ref = str(df.at[i, "supersedes"]).strip()
+        if not ref:
+            continue
+        j = where_of.get(ref)
+        if j is None:
+            add(i, "supersedes", f"supersedes {ref!r}, which is not a row of the store (use FILE.csv:LINE)")
+        elif norm[j] != norm[i]:
+            add(i, "supersedes", f"supersedes {ref}, which holds a different text")
+        else:
+            superseded.add(j)
     first: dict[str, int] = {}
     for i, key in norm.items():
         if not key:
             if str(df.at[i, "text"]).strip():
                 add(i, "text", "text is empty after normalisation (only invisible characters)")
+            continue
+        if i in superseded:
             continue
         if key in first:
             j = first[key]
@@ -222,6 +238,13 @@ def validate(df: pd.DataFrame) -> list[Problem]:
         else:
             first[key] = i
     return problems
+
+
+def superseded_rows(df: pd.DataFrame) -> pd.Series:
+    """Boolean mask of rows that a later row replaces (``supersedes`` = ``FILE.csv:LINE``)."""
+    refs = {str(r).strip() for r in df["supersedes"] if str(r).strip()}
+    keys = [f"{Path(f).name}:{line}" for f, line in zip(df["file"], df["line"], strict=True)]
+    return pd.Series([k in refs for k in keys], index=df.index)
 
 
 def load_store(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -243,6 +266,7 @@ def load_store(paths: Sequence[str | Path]) -> pd.DataFrame:
         )
     if not len(df):
         raise DataError("the label store is empty; add labelled CSV files to datasets/labelled/")
+    df = df[~superseded_rows(df)].reset_index(drop=True)  # kept on disk, not trained on
     df["label"] = df["label"].astype(int)
     return df
 

@@ -19,6 +19,8 @@ that is not the one the card describes is refused.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -31,10 +33,12 @@ import joblib
 import numpy as np
 
 from ._files import default_mode, file_sha256, fsync_dir, write_atomic
-from .errors import ModelIntegrityError, ModelNotFoundError
+from .errors import ModelIntegrityError, ModelNotFoundError, RegistryLockedError
 
 MODEL_FILE = "model.joblib"
 SCORER_FILE = "scorer.npz"
+HISTORY_FILE = "HISTORY"
+LOCK_FILE = ".lock"
 CARD_FILE = "model.json"
 CURRENT_FILE = "CURRENT"
 
@@ -119,11 +123,71 @@ class Registry:
         version = path.read_text(encoding="utf-8").strip()
         return version or None
 
-    def set_current(self, version: str) -> None:
-        """Point ``CURRENT`` at an existing version (atomically)."""
+    def set_current(self, version: str, *, action: str = "promote") -> None:
+        """Point ``CURRENT`` at an existing version (atomically) and log it in ``HISTORY``."""
         if not (self.root / version / CARD_FILE).exists():
             raise ModelNotFoundError(f"no model version {version!r} in {self.root}")
+        previous = self.current_version()
         write_atomic(self.root / CURRENT_FILE, (version + "\n").encode())
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with open(self.root / HISTORY_FILE, "a", encoding="utf-8") as fh:
+            fh.write(f"{stamp}\t{action}\t{version}\t{previous or '-'}\n")
+
+    def history(self) -> list[dict]:
+        """Every change of the current version, oldest first."""
+        path = self.root / HISTORY_FILE
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 4:
+                out.append(dict(zip(("time", "action", "version", "previous"), parts, strict=True)))
+        return out
+
+    def rollback(self) -> str:
+        """Make the version that was current before the present one current again.
+
+        Returns
+        -------
+        str
+            The version now current.
+        """
+        current = self.current_version()
+        for entry in reversed(self.history()):
+            if entry["version"] == current and entry["previous"] not in ("-", current):
+                self.set_current(entry["previous"], action="rollback")
+                return entry["previous"]
+        raise ModelNotFoundError(f"no earlier current version to roll back to in {self.root}")
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the registry's lock: one training, retraining or promotion at a time.
+
+        Raises
+        ------
+        RegistryLockedError
+            Another process holds it.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fh = open(self.root / LOCK_FILE, "a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise RegistryLockedError(
+                    f"{self.root} is locked by {holder} (a train, retrain or promotion is running); "
+                    f"wait for it, or delete {self.root / LOCK_FILE} if no such process exists"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
+            fh.close()  # closing releases the lock
 
     def _new_version(self, created: datetime) -> str:
         base = created.strftime("%Y%m%dT%H%M%SZ")
@@ -181,7 +245,7 @@ class Registry:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if make_current:
-            self.set_current(version)
+            self.set_current(version, action="train")
         return version
 
     def card(self, version: str) -> dict:

@@ -63,7 +63,9 @@ def train(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     seed: int = 0,
     make_current: bool = True,
+    parent: str | None = None,
     quiet: bool = False,
+    _locked: bool = False,
 ) -> TrainResult:
     """Train, evaluate and register a model.
 
@@ -81,6 +83,9 @@ def train(
     seed : int, default=0
         Fixes folds and solver: the same data and seed give the same model.
     make_current : bool, default=True
+    parent : str, optional
+        The version this one is meant to replace; the card records it and the rows
+        added since. Default: the current version, if any.
     quiet : bool, default=False
         No progress messages on stderr.
 
@@ -139,12 +144,32 @@ def train(
         )
 
     params = {k: v for k, v in pipeline.get_params().items() if "__" in k and not hasattr(v, "get_params")}
+    registry = Registry(models_dir or config.models_dir())
+    parent = parent or registry.current_version()
+    changes = None
+    if parent:
+        try:
+            parent_data = registry.card(parent).get("data", {})
+            old_files = {Path(f).name: n for f, n in parent_data.get("rows_by_file", {}).items()}
+            new_files = {f.name: int((store["file"] == str(f)).sum()) for f in files}
+            changes = {
+                "rows_added": int(len(store) - parent_data.get("rows", 0)),
+                "files_added": sorted(set(new_files) - set(old_files)),
+                "files_removed": sorted(set(old_files) - set(new_files)),
+                "files_changed": sorted(
+                    f for f in set(new_files) & set(old_files) if new_files[f] != old_files[f]
+                ),
+            }
+        except Exception:
+            changes = {"note": f"parent card {parent} unreadable"}
     card = {
-        "parent": None,
+        "parent": parent,
+        "data_changes": changes,
         "versions": library_versions(),
         "data": {
             "files": [str(f) for f in files],
             "sha256": data_sha256(files),
+            "rows_by_file": {str(f): int((store["file"] == str(f)).sum()) for f in files},
             **counts,
         },
         "params": {"seed": seed, "target_precision": target_precision, **_jsonable(params)},
@@ -153,8 +178,11 @@ def train(
         "cv": _jsonable(cv),
         "heldout": _jsonable(heldout_metrics),
     }
-    registry = Registry(models_dir or config.models_dir())
-    version = registry.save(pipeline, card, make_current=make_current)
+    if _locked:  # the caller (retrain) already holds the registry's lock
+        version = registry.save(pipeline, card, make_current=make_current)
+    else:
+        with registry.lock():
+            version = registry.save(pipeline, card, make_current=make_current)
     card = registry.card(version)
     _log(f"saved model {version} in {registry.root}" + (" (current)" if make_current else ""), quiet)
     return TrainResult(version=version, card=card, oof=oof)

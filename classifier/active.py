@@ -1,0 +1,147 @@
+"""``suggest``: which unlabelled messages are most worth labelling next.
+
+Uncertainty sampling with diversity:
+
+1. every message is scored; its uncertainty is its distance from the threshold in
+   log-odds (closest first);
+2. messages whose normalised text is already labelled, or that look like a labelled
+   row or an already chosen one (cosine similarity of their character 3-5-gram sets
+   at least ``max_similarity``), are passed over;
+3. picks go round-robin across languages, most uncertain first within each, so one
+   language cannot take all the labelling effort.
+
+Only the ``pool`` most uncertain messages are kept while reading, so any input size
+works in bounded memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from .features import NgramHasher
+from .lang import detect_languages
+from .normalize import normalize_texts
+from .readers import Input
+
+CHUNK = 4000
+
+
+def _logit(p):
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
+
+
+def _shapes(texts):
+    X = NgramHasher(char_ngram_range=(3, 5), word_ngram_range=(0, 0), n_features=2**18).transform(texts)
+    X.data[:] = 1.0
+    norms = np.sqrt(np.asarray(X.sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return X.multiply(1.0 / norms[:, None]).tocsr()
+
+
+def suggest(
+    inputs,
+    model,
+    *,
+    n: int = 50,
+    labelled: pd.DataFrame | None = None,
+    text_column: str = "text",
+    id_column: str | None = None,
+    max_similarity: float = 0.8,
+    pool: int | None = None,
+) -> pd.DataFrame:
+    """Pick ``n`` messages to label next.
+
+    Parameters
+    ----------
+    inputs : list of path-like
+        Files of unlabelled (or scored) messages, any format ``score`` reads.
+    model : LoadedModel
+    n : int, default=50
+    labelled : pandas.DataFrame, optional
+        The label store (``text`` column): its texts and look-alikes are not suggested.
+    text_column, id_column : str
+    max_similarity : float, default=0.8
+        Candidates at least this similar to a labelled or chosen message are skipped.
+    pool : int, optional
+        How many of the most uncertain messages to keep while reading; default ``20 * n``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``text, label, lang, category, source, row, score`` (and the id column),
+        ``label`` and ``category`` empty: fill in ``label`` and pass the file to
+        ``coercion-classifier labels add``.
+    """
+    pool = pool or 20 * n
+    heap: list = []  # (-uncertainty, counter, record)  -> keeps the `pool` most uncertain
+    counter = itertools.count()
+    for path in inputs:
+        source = Input(path, text_column=text_column, id_column=id_column)
+        records = (r for r in source.records() if not r.error)
+        while chunk := list(itertools.islice(records, CHUNK)):
+            texts = [r.text for r in chunk]
+            scores = model.predict_proba(texts)
+            distance = np.abs(_logit(scores) - _logit(model.threshold))
+            for r, s, d in zip(chunk, scores.tolist(), distance.tolist(), strict=True):
+                item = (-d, next(counter), (r.source or str(path), r.row, r.id, r.text, s))
+                if len(heap) < pool:
+                    heapq.heappush(heap, item)
+                elif item[0] > heap[0][0]:
+                    heapq.heapreplace(heap, item)
+    if not heap:
+        return pd.DataFrame(columns=["text", "label", "lang", "category", "source", "row", "score"])
+    cands = sorted(heap, key=lambda x: (-x[0], x[1]))  # most uncertain first
+    texts = [c[2][3] for c in cands]
+    keys = normalize_texts(texts)
+    langs = detect_languages(texts)
+    shapes = _shapes(keys)
+    known = set()
+    if labelled is not None and len(labelled):
+        lab_texts = labelled["text"].astype(str).tolist()
+        known = set(normalize_texts(lab_texts))
+        similar_to_labelled = np.asarray(
+            (shapes @ _shapes(normalize_texts(lab_texts)).T).max(axis=1).todense()
+        ).ravel()
+    else:
+        similar_to_labelled = np.zeros(len(cands))
+    queues: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        if keys[i] and keys[i] not in known and similar_to_labelled[i] < max_similarity:
+            queues.setdefault(lang, []).append(i)
+    chosen: list[int] = []
+    chosen_keys: set[str] = set()
+    while len(chosen) < n and any(queues.values()):
+        for lang in sorted(queues, key=lambda k: queues[k][0] if queues[k] else 1 << 30):
+            queue = queues[lang]
+            while queue:
+                i = queue.pop(0)
+                if keys[i] in chosen_keys:
+                    continue
+                if chosen and (shapes[i] @ shapes[chosen].T).max() >= max_similarity:
+                    continue
+                chosen.append(i)
+                chosen_keys.add(keys[i])
+                break
+            if len(chosen) >= n:
+                break
+    rows = []
+    for i in chosen:
+        src, row, rid, text, score = cands[i][2]
+        entry = {
+            "text": text,
+            "label": "",
+            "lang": langs[i],
+            "category": "",
+            "source": src,
+            "row": row,
+            "score": round(score, 6),
+        }
+        if id_column:
+            entry[id_column] = rid
+        rows.append(entry)
+    return pd.DataFrame(rows)
