@@ -43,6 +43,61 @@ def _shapes(texts):
     return X.multiply(1.0 / norms[:, None]).tocsr()
 
 
+def select(texts, scores, threshold, n, labelled_texts=(), *, max_similarity=0.8):
+    """Indices of up to ``n`` texts to label: uncertain, diverse, spread over languages.
+
+    Parameters
+    ----------
+    texts : list of str
+    scores : sequence of float
+        The model's probabilities for ``texts``.
+    threshold : float
+    n : int
+    labelled_texts : sequence of str
+        Already labelled: neither these nor look-alikes are picked.
+    max_similarity : float, default=0.8
+
+    Returns
+    -------
+    chosen : list of int
+        Most uncertain first within each language, languages taken in turn.
+    langs : list of str
+        The language of every text.
+    """
+    distance = np.abs(_logit(np.asarray(scores, dtype=float)) - _logit(threshold))
+    order = np.argsort(distance, kind="stable")
+    keys = normalize_texts(texts)
+    langs = detect_languages(texts)
+    shapes = _shapes(keys)
+    known = set()
+    similar_to_labelled = np.zeros(len(texts))
+    if len(labelled_texts):
+        lab_keys = normalize_texts(list(labelled_texts))
+        known = set(lab_keys)
+        similar_to_labelled = np.asarray((shapes @ _shapes(lab_keys).T).max(axis=1).todense()).ravel()
+    queues: dict[str, list[int]] = {}
+    for i in order.tolist():
+        if keys[i] and keys[i] not in known and similar_to_labelled[i] < max_similarity:
+            queues.setdefault(langs[i], []).append(i)
+    chosen: list[int] = []
+    chosen_keys: set[str] = set()
+    while len(chosen) < n and any(queues.values()):
+        for lang in sorted(queues, key=lambda k: distance[queues[k][0]] if queues[k] else np.inf):
+            queue = queues[lang]
+            while queue:
+                i = queue.pop(0)
+                if keys[i] in chosen_keys:
+                    continue
+                if chosen and (shapes[i] @ shapes[chosen].T).max() >= max_similarity:
+                    continue
+                chosen.append(i)
+                chosen_keys.add(keys[i])
+                break
+            if len(chosen) >= n:
+                break
+    return chosen, langs
+
+
 def suggest(
     inputs,
     model,
@@ -97,38 +152,10 @@ def suggest(
         return pd.DataFrame(columns=["text", "label", "lang", "category", "source", "row", "score"])
     cands = sorted(heap, key=lambda x: (-x[0], x[1]))  # most uncertain first
     texts = [c[2][3] for c in cands]
-    keys = normalize_texts(texts)
-    langs = detect_languages(texts)
-    shapes = _shapes(keys)
-    known = set()
-    if labelled is not None and len(labelled):
-        lab_texts = labelled["text"].astype(str).tolist()
-        known = set(normalize_texts(lab_texts))
-        similar_to_labelled = np.asarray(
-            (shapes @ _shapes(normalize_texts(lab_texts)).T).max(axis=1).todense()
-        ).ravel()
-    else:
-        similar_to_labelled = np.zeros(len(cands))
-    queues: dict[str, list[int]] = {}
-    for i, lang in enumerate(langs):
-        if keys[i] and keys[i] not in known and similar_to_labelled[i] < max_similarity:
-            queues.setdefault(lang, []).append(i)
-    chosen: list[int] = []
-    chosen_keys: set[str] = set()
-    while len(chosen) < n and any(queues.values()):
-        for lang in sorted(queues, key=lambda k: queues[k][0] if queues[k] else 1 << 30):
-            queue = queues[lang]
-            while queue:
-                i = queue.pop(0)
-                if keys[i] in chosen_keys:
-                    continue
-                if chosen and (shapes[i] @ shapes[chosen].T).max() >= max_similarity:
-                    continue
-                chosen.append(i)
-                chosen_keys.add(keys[i])
-                break
-            if len(chosen) >= n:
-                break
+    lab_texts = labelled["text"].astype(str).tolist() if labelled is not None and len(labelled) else []
+    chosen, langs = select(
+        texts, [c[2][4] for c in cands], model.threshold, n, lab_texts, max_similarity=max_similarity
+    )
     rows = []
     for i in chosen:
         src, row, rid, text, score = cands[i][2]
