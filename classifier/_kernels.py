@@ -477,7 +477,12 @@ def normalize_batch(cps, bounds, table):
                     else:
                         out[k] = 0x30  # 0
                         k += 1
-                        while i < stop and cps[i] < 0x10000 and table[cps[i]] == DIGIT:
+                        # the rest of the run; invisible characters inside it do not split it
+                        while (
+                            i < stop
+                            and cps[i] < 0x10000
+                            and (table[cps[i]] == DIGIT or table[cps[i]] == DELETE)
+                        ):
                             i += 1
                     last = -1
                     run = 0

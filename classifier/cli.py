@@ -14,7 +14,7 @@ import sys
 import click
 
 from . import __version__, config
-from .errors import ClassifierError, ModelNotFoundError
+from .errors import ClassifierError, ModelIntegrityError, ModelNotFoundError
 
 
 def _friendly(func):
@@ -222,10 +222,17 @@ def _load_model(model_ref, models_dir):
 
     from .registry import Registry
 
+    registry = Registry(models_dir or config.models_dir())
     if model_ref and (Path(model_ref) / "model.json").exists():
         folder = Path(model_ref).resolve()
-        return Registry(folder.parent).load(folder.name)
-    registry = Registry(models_dir or config.models_dir())
+        if folder.parent != registry.root.resolve():
+            registry = Registry(folder.parent)
+            if not (folder.parent / "CURRENT").exists() and not (folder.parent / "HISTORY").exists():
+                raise ModelIntegrityError(
+                    f"{model_ref} is outside the model registry; check its card with "
+                    f"'coercion-classifier models import {model_ref}', then add --trust to register it"
+                )
+        return registry.load(folder.name)
     if model_ref:
         return registry.load(model_ref)
     try:
@@ -493,6 +500,35 @@ def models_rollback(registry):
     with registry.lock():
         version = registry.rollback()
     click.echo(f"rolled back; current model: {version}")
+
+
+@models.command("import")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--trust", is_flag=True, help="Register it: you trust whoever trained it (its pickle runs code)."
+)
+@click.pass_obj
+@_friendly
+def models_import(registry, path, trust):
+    """Show the card of a model folder from elsewhere; with --trust, register a copy.
+
+    The files are checked against the card's SHA-256 first. Nothing outside the
+    registry is ever loaded for scoring: import it, then promote it if you want it.
+
+    Example:
+
+        coercion-classifier models import /mnt/shared/models/20261129T085027Z --trust
+    """
+    from pathlib import Path
+
+    card_path = Path(path) / "model.json"
+    if card_path.exists():
+        click.echo(card_path.read_text(encoding="utf-8").strip())
+    with registry.lock():
+        version = registry.import_model(path, trust=trust)
+    click.echo(
+        f"imported as {version} (not current; 'coercion-classifier models promote {version}' to use it)"
+    )
 
 
 @cli.command()

@@ -32,3 +32,7 @@ class ModelIntegrityError(ClassifierError, ValueError):
 
 class RegistryLockedError(ClassifierError, RuntimeError):
     """Another training, retraining or promotion holds the registry's lock."""
+
+
+class VersionMismatchError(ClassifierError, RuntimeError):
+    """A pickled model saved by library versions that cannot be trusted to load it."""

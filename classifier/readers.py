@@ -303,6 +303,11 @@ class Input:
                 yield from _read_jsonl(fh, self.path, self.text_column, self.id_column)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(f"{self.path}: cannot read ({exc}); is the file complete?") from None
+        except UnicodeError as exc:  # e.g. UTF-16 with an odd number of bytes or no BOM
+            reason = getattr(exc, "reason", None) or str(exc)
+            raise InputError(
+                f"{self.path}: cannot decode as {self.encoding} ({reason}); pass the right --encoding"
+            ) from None
         finally:
             if self.path != "-":
                 raw.close()

@@ -33,7 +33,7 @@ import joblib
 import numpy as np
 
 from ._files import default_mode, file_sha256, fsync_dir, write_atomic
-from .errors import ModelIntegrityError, ModelNotFoundError, RegistryLockedError
+from .errors import ModelIntegrityError, ModelNotFoundError, RegistryLockedError, VersionMismatchError
 
 MODEL_FILE = "model.joblib"
 SCORER_FILE = "scorer.npz"
@@ -73,8 +73,10 @@ class LoadedModel:
 
     @property
     def pipeline(self):
-        """The fitted scikit-learn Pipeline (unpickled on first use)."""
+        """The fitted scikit-learn Pipeline (unpickled on first use, after the version check)."""
         if self._pipeline is None:
+            check_versions(self.card)
+            verify_files(self.path, self.card)  # again: the file may have changed since load()
             self._pipeline = joblib.load(self.path / self.card.get("model_file", MODEL_FILE))
         return self._pipeline
 
@@ -231,6 +233,7 @@ class Registry:
             card = {
                 "version": version,
                 "created": created.isoformat(timespec="seconds"),
+                "versions": library_versions(),
                 **{k: v for k, v in card.items() if k not in ("version", "created")},
                 "model_file": MODEL_FILE,
                 "model_sha256": file_sha256(model_path),
@@ -283,17 +286,128 @@ class Registry:
                 "retrain with 'coercion-classifier train'"
             )
         card = self.card(version)
-        files = [(card.get("model_file", MODEL_FILE), "model_sha256")]
-        if card.get("scorer_file"):
-            files.append((card["scorer_file"], "scorer_sha256"))
-        for name, key in files:
-            path = folder / name
-            if not path.exists():
-                raise ModelNotFoundError(f"{path} is missing; retrain with 'coercion-classifier train'")
-            expected, actual = card.get(key), file_sha256(path)
-            if expected != actual:
-                raise ModelIntegrityError(
-                    f"{path} does not match its model card (SHA-256 {actual[:12]}... "
-                    f"vs {str(expected)[:12]}...); refusing to load it. Retrain with 'coercion-classifier train'"
-                )
+        missing = [f for f in REQUIRED_CARD_FIELDS if f not in card]
+        if missing:
+            raise ModelIntegrityError(
+                f"the model card {folder / CARD_FILE} lacks {', '.join(missing)}; refusing to load it. "
+                "Retrain with 'coercion-classifier retrain'"
+            )
+        verify_files(folder, card)
         return LoadedModel(version=version, path=folder, card=card)
+
+    def import_model(self, folder, *, trust: bool = False) -> str:
+        """Register a model folder from outside the registry (a copy; the original is untouched).
+
+        Parameters
+        ----------
+        folder : path-like
+            A version folder (``model.json``, ``model.joblib``, ``scorer.npz``).
+        trust : bool, default=False
+            Must be True: importing means you trust whoever trained it, because
+            its pickle will run code when the pipeline is loaded.
+
+        Returns
+        -------
+        str
+            The version name in this registry (not made current).
+        """
+        folder = Path(folder)
+        card_path = folder / CARD_FILE
+        if not card_path.exists():
+            raise ModelNotFoundError(
+                f"{folder} has no {CARD_FILE}; only folders written by 'coercion-classifier train' can be imported"
+            )
+        card = Registry(folder.parent).card(folder.name)
+        missing = [f for f in REQUIRED_CARD_FIELDS if f not in card]
+        if missing:
+            raise ModelIntegrityError(
+                f"the model card {card_path} lacks {', '.join(missing)}; refusing to import it"
+            )
+        verify_files(folder, card)
+        if not trust:
+            raise ModelIntegrityError(
+                f"{folder} is outside the registry; read its card above and, if you trust who trained it, "
+                f"run 'coercion-classifier models import {folder} --trust'"
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        version = str(card["version"])
+        if (self.root / version).exists():
+            version = self._new_version(datetime.now(UTC))
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self.root))
+        try:
+            os.chmod(tmp, default_mode(directory=True))
+            for name in {CARD_FILE, card["model_file"], card.get("scorer_file")} - {None}:
+                shutil.copyfile(folder / name, tmp / name)
+            card = {**card, "version": version, "imported_from": str(folder.resolve())}
+            write_atomic(tmp / CARD_FILE, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())
+            os.rename(tmp, self.root / version)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return version
+
+
+def library_versions() -> dict:
+    """Versions of the interpreter and the libraries that shape a saved model."""
+    import platform
+
+    import pandas as pd
+    import scipy
+    import sklearn
+
+    from . import __version__
+
+    return {
+        "python": platform.python_version(),
+        "coercion_classifier": __version__,
+        "scikit-learn": sklearn.__version__,
+        "joblib": joblib.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+REQUIRED_CARD_FIELDS = ("version", "threshold", "model_file", "model_sha256", "versions")
+
+
+def verify_files(folder: Path, card: dict) -> None:
+    """Check every artefact of a version against the SHA-256 in its card (nothing is unpickled)."""
+    files = [(card.get("model_file", MODEL_FILE), "model_sha256")]
+    if card.get("scorer_file"):
+        files.append((card["scorer_file"], "scorer_sha256"))
+    for name, key in files:
+        path = folder / name
+        if not path.exists():
+            raise ModelNotFoundError(f"{path} is missing; retrain with 'coercion-classifier retrain'")
+        if path.stat().st_size == 0:
+            raise ModelIntegrityError(
+                f"{path} is empty (an interrupted copy?); retrain with 'coercion-classifier retrain'"
+            )
+        expected, actual = card.get(key), file_sha256(path)
+        if expected != actual:
+            raise ModelIntegrityError(
+                f"{path} does not match its model card (SHA-256 {actual[:12]}... vs {str(expected)[:12]}...): "
+                "truncated, corrupted or replaced; refusing to load it. Retrain with 'coercion-classifier retrain'"
+            )
+
+
+def check_versions(card: dict) -> None:
+    """Refuse to unpickle a pipeline saved by another scikit-learn minor (or joblib / numpy major) version.
+
+    Unpickling across such versions can fail deep inside scikit-learn or, worse,
+    load silently with different behaviour.
+    """
+    import sklearn
+
+    saved = card.get("versions", {})
+    running = {"scikit-learn": sklearn.__version__, "joblib": joblib.__version__, "numpy": np.__version__}
+    parts = {"scikit-learn": 2, "joblib": 1, "numpy": 1}
+    for lib, n in parts.items():
+        have, want = running[lib], saved.get(lib)
+        if want is None or have.split(".")[:n] != str(want).split(".")[:n]:
+            raise VersionMismatchError(
+                f"this model was saved with {lib} {want or 'unknown'}, and {have} is installed; refusing to "
+                "unpickle it. Rebuild it from the label store with 'coercion-classifier retrain' "
+                f"(or install {lib}=={want})"
+            )

@@ -8,22 +8,17 @@ save the pipeline with its model card.
 
 from __future__ import annotations
 
-import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
-import scipy
-import sklearn
 
-from . import __version__
 from .evaluation import out_of_fold_scores, sliced_metrics
 from .labels import data_sha256, load_store, store_files, summarize
 from .model import DEFAULT_TARGET_PRECISION, build_pipeline, choose_threshold
-from .registry import Registry
+from .registry import Registry, library_versions
 
 N_SPLITS = 5
 
@@ -35,19 +30,6 @@ class TrainResult:
     version: str
     card: dict
     oof: pd.DataFrame  # the store with an out-of-fold ``score`` column
-
-
-def library_versions() -> dict:
-    """Versions of the interpreter and the libraries that shape a saved model."""
-    return {
-        "python": platform.python_version(),
-        "coercion_classifier": __version__,
-        "scikit-learn": sklearn.__version__,
-        "joblib": joblib.__version__,
-        "pandas": pd.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-    }
 
 
 def _log(message: str, quiet: bool) -> None:
