@@ -401,6 +401,13 @@ SPACE = -2
 DIGIT = -3
 
 
+@njit(cache=True, inline="always")
+def _mapped(c, table):
+    if c < 0x10000:
+        return np.int64(table[c])
+    return DELETE if 0xE0000 <= c <= 0xE007F else c  # Unicode tag characters are invisible
+
+
 @njit(cache=True)
 def normalize_batch(cps, bounds, table):
     """Map, delete and collapse code points, message by message.
@@ -433,21 +440,21 @@ def normalize_batch(cps, bounds, table):
         i = start
         while i < stop:
             c = np.int64(cps[i])
-            m = np.int64(table[c]) if c < 0x10000 else (DELETE if 0xE0000 <= c <= 0xE007F else c)
+            m = _mapped(c, table)
             i += 1
             if m == DELETE:
                 continue
             if m == SPACE:
                 pending_space = k > offsets[d]
                 continue
-            if m == DIGIT or (m == 0x2B and i < stop and cps[i] < 0x10000 and table[cps[i]] == DIGIT):
+            if m == DIGIT or (m == 0x2B and i < stop and _mapped(np.int64(cps[i]), table) == DIGIT):
                 # a digit run: count digits over digits and phone punctuation
                 j = i - 1
                 digits = 0
                 end = j
                 while j < stop:
                     cj = np.int64(cps[j])
-                    mj = np.int64(table[cj]) if cj < 0x10000 else cj
+                    mj = _mapped(cj, table)
                     if mj == DIGIT:
                         digits += 1
                         end = j + 1
@@ -478,11 +485,7 @@ def normalize_batch(cps, bounds, table):
                         out[k] = 0x30  # 0
                         k += 1
                         # the rest of the run; invisible characters inside it do not split it
-                        while (
-                            i < stop
-                            and cps[i] < 0x10000
-                            and (table[cps[i]] == DIGIT or table[cps[i]] == DELETE)
-                        ):
+                        while i < stop and _mapped(np.int64(cps[i]), table) in (DIGIT, DELETE):
                             i += 1
                     last = -1
                     run = 0

@@ -98,6 +98,8 @@ _TLD_HINT = re.compile(r"\.(?:com|org|net|ua|ru|info|me|io)\b", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _MENTION = re.compile(r"(?<!\w)@\w+")
 
+_INVISIBLE_RE = re.compile("[" + re.escape(_INVISIBLE) + "\U000e0000-\U000e007f]")
+
 # Joins a batch into one string; a private-use character the steps leave alone.
 _SEP = "\ue000"
 
@@ -151,9 +153,13 @@ def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
     """
     texts = [_placeholders(t.replace(_SEP, " ") if _SEP in t else t) for t in texts]
     joined = _SEP.join(texts)
+    if _INVISIBLE_RE.search(joined):  # before NFKC, so that "а\u200b\u0306" composes like "а\u0306"
+        joined = _INVISIBLE_RE.sub("", joined)
     if not unicodedata.is_normalized("NFKC", joined):
         joined = unicodedata.normalize("NFKC", joined)
     joined = joined.casefold()
+    if not unicodedata.is_normalized("NFKC", joined):  # casefold can undo NFKC ("ǅ", "İ"...)
+        joined = unicodedata.normalize("NFKC", joined)
     raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     seps = np.flatnonzero(raw == ord(_SEP))
     bounds = np.empty(2 * len(texts), dtype=np.int64)

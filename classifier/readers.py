@@ -37,8 +37,6 @@ from pathlib import Path
 
 from .errors import InputError
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
 FORMATS = {
     ".txt": "txt",
     ".csv": "csv",
@@ -48,6 +46,12 @@ FORMATS = {
     ".parquet": "parquet",
 }
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
+# Per-message cap: longer messages are scored on their first MAX_CHARS characters and
+# marked truncated, so one huge line (or a decompression bomb) cannot exhaust memory.
+MAX_CHARS = 100_000
+# A JSON line can be longer than its text field; beyond this it is not parsed.
+MAX_JSON_LINE = 4 * MAX_CHARS
+_PIECE = 1 << 16
 _SAMPLE = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
 # Approximate letter frequencies (%) of Russian and Ukrainian text, case-insensitive.
@@ -80,6 +84,8 @@ class Record:
         Empty, or why this row cannot be scored.
     source : str or None
         Where the row came from when it differs from the input path (by-file mode).
+    truncated : bool
+        The message was longer than :data:`MAX_CHARS` and only its start is scored.
     """
 
     row: int
@@ -87,6 +93,7 @@ class Record:
     id: str | None = None
     error: str = ""
     source: str | None = None
+    truncated: bool = False
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -319,7 +326,8 @@ class Input:
             if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz"))
         )
         for n, p in enumerate(files, start=1):
-            data = p.read_bytes()
+            with open(p, "rb") as fh:
+                data = fh.read(4 * MAX_CHARS + 4)  # bounded: at most 4 bytes a character
             if data.startswith(_GZIP_MAGIC):
                 try:
                     data = gzip.decompress(data)
@@ -330,7 +338,8 @@ class Input:
             text = data.decode(encoding, "surrogateescape")
             if text.startswith("\ufeff"):
                 text = text[1:]
-            yield _check_text(Record(n, text.strip("\r\n"), source=str(p)))
+            cut = len(text) > MAX_CHARS or p.stat().st_size > len(data)
+            yield _check_text(Record(n, text[:MAX_CHARS].strip("\r\n"), source=str(p), truncated=cut))
 
     def _read_parquet(self) -> Iterator[Record]:
         try:
@@ -367,7 +376,7 @@ class Input:
                         error=f"column {self.text_column!r} holds a {type(text).__name__}, not text",
                     )
                 else:
-                    yield _check_text(Record(n, text, rid))
+                    yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
 
 
 def _check_text(record: Record) -> Record:
@@ -384,12 +393,35 @@ def _check_text(record: Record) -> Record:
     return record
 
 
+def _lines(fh, limit: int) -> Iterator[tuple[str, bool]]:
+    """Lines of at most ``limit`` characters, and whether each was cut.
+
+    The rest of a longer line is read in pieces and dropped, so memory stays bounded
+    however long the line.
+    """
+    while True:
+        line = fh.readline(limit)
+        if not line:
+            return
+        if len(line) == limit and not line.endswith(("\n", "\r")):
+            while True:  # drain the rest of the line
+                rest = fh.readline(_PIECE)
+                if not rest or rest.endswith(("\n", "\r")):
+                    break
+            yield line, True
+        else:
+            yield line, False
+
+
 def _read_txt(fh) -> Iterator[Record]:
-    for n, line in enumerate(fh, start=1):
-        yield _check_text(Record(n, line.rstrip("\r\n")))
+    for n, (line, cut) in enumerate(_lines(fh, MAX_CHARS), start=1):
+        yield _check_text(Record(n, line.rstrip("\r\n"), truncated=cut))
 
 
 def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Record]:
+    # The csv module reads a whole physical line: memory is bounded by the longest
+    # line, not by MAX_CHARS (the text field is still cut to MAX_CHARS for scoring).
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.reader(fh, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -421,12 +453,16 @@ def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Rec
             yield Record(n, None, error=f"line {line} has {len(row)} fields, no {text_column!r} field")
             continue
         rid = row[ii] if ii is not None and ii < len(row) else None
-        yield _check_text(Record(n, row[ti], rid))
+        text = row[ti]
+        yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
 
 
 def _read_jsonl(fh, path, text_column, id_column) -> Iterator[Record]:
     checked = False
-    for n, line in enumerate(fh, start=1):
+    for n, (line, cut) in enumerate(_lines(fh, MAX_JSON_LINE), start=1):
+        if cut:
+            yield Record(n, None, error=f"JSON line longer than {MAX_JSON_LINE:,} characters; not parsed")
+            continue
         if not line.strip():
             yield Record(n, None, error="empty line")
             continue
@@ -454,7 +490,7 @@ def _read_jsonl(fh, path, text_column, id_column) -> Iterator[Record]:
                 n, None, rid, error=f"field {text_column!r} is a {type(text).__name__}, not a string"
             )
         else:
-            yield _check_text(Record(n, text, rid))
+            yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
 
 
 def read_records(

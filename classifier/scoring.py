@@ -33,7 +33,7 @@ from .registry import LoadedModel
 from .writers import FrameWriter, output_format
 
 CHUNK_SIZE = 4000
-OUTPUT_COLUMNS = ("source", "row", "lang", "score", "flagged", "reasons", "error")
+OUTPUT_COLUMNS = ("source", "row", "lang", "score", "flagged", "reasons", "truncated", "error")
 # Reasons are given for flagged messages and for near misses (score >= threshold x this).
 REASONS_FROM = 0.5
 
@@ -179,6 +179,7 @@ def _frame(
         "score": all_scores,
         "flagged": flagged,
         "reasons": reason_col,
+        "truncated": [r.truncated for r in records],
         "error": [r.error for r in records],
     }
     if id_column:
@@ -187,7 +188,7 @@ def _frame(
 
 
 def output_columns(id_column: str | None) -> list[str]:
-    """The output header: ``source, row, [id column], lang, score, flagged, reasons, error``."""
+    """The output header: ``source, row, [id column], lang, score, flagged, reasons, truncated, error``."""
     cols = list(OUTPUT_COLUMNS)
     if id_column:
         cols.insert(2, id_column)
@@ -240,8 +241,9 @@ def score_file(
     ------
     pandas.DataFrame
         Columns ``source``, ``row``, the id column if given, ``lang``, ``score``,
-        ``flagged``, ``reasons``, ``error``; together, one row per input row, in
-        order. Rows with an ``error`` have no score.
+        ``flagged``, ``reasons``, ``truncated`` (only the first
+        :data:`classifier.readers.MAX_CHARS` characters were scored), ``error``;
+        together, one row per input row, in order. Rows with an ``error`` have no score.
     """
     model = _default_model(model)
     threshold = model.threshold if threshold is None else threshold

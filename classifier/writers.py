@@ -134,7 +134,7 @@ class FrameWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        types = {"row": pa.int64(), "score": pa.float64(), "flagged": pa.bool_()}
+        types = {"row": pa.int64(), "score": pa.float64(), "flagged": pa.bool_(), "truncated": pa.bool_()}
         schema = pa.schema([(c, types.get(c, pa.string())) for c in self.columns])
         data = {
             c: (

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from classifier.errors import InputError
-from classifier.readers import Input, detect_encoding, expand_inputs, read_records
+from classifier.readers import MAX_CHARS, Input, detect_encoding, expand_inputs, read_records
 
 UK = "Мамо, я живий, виходьте на Майдан: нас тут покинули"
 RU = "Мама, я живой, выходите на Майдан: нас тут бросили"
@@ -82,8 +82,9 @@ def test_five_megabyte_single_line(tmp_path):
     p = tmp_path / "big.txt"
     line = ("нас тут тримають " * 300_000)[: 5 * 1024 * 1024]
     p.write_text(line + "\nкоротко\n", encoding="utf-8")
-    rows = _rows(p)
-    assert len(rows) == 2 and len(rows[0][1]) == len(line) and rows[1][1] == "коротко"
+    records = list(read_records(p))
+    assert len(records) == 2 and records[1].text == "коротко" and not records[1].truncated
+    assert records[0].truncated and records[0].text == line[:MAX_CHARS]
 
 
 def test_csv_text_and_id_columns_with_quoted_newlines(tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classifier.readers import MAX_CHARS
 from classifier.scorer import LinearScorer
 from classifier.scoring import score_file, score_files, score_texts
 
@@ -91,7 +92,17 @@ def test_output_formats_round_trip(tiny_model, tmp_path, fmt):
     assert (summary.rows, summary.scored, summary.errors, summary.written) == (2, 1, 1, 2)
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
-        assert list(rows[0]) == ["source", "row", "msg_id", "lang", "score", "flagged", "reasons", "error"]
+        assert list(rows[0]) == [
+            "source",
+            "row",
+            "msg_id",
+            "lang",
+            "score",
+            "flagged",
+            "reasons",
+            "truncated",
+            "error",
+        ]
         assert rows[1]["score"] == "" and rows[1]["flagged"] == "" and rows[1]["error"] == "empty text"
         assert rows[0]["flagged"] in ("true", "false")
     elif fmt == "jsonl":
@@ -145,5 +156,6 @@ def test_five_megabyte_line_scores_like_the_pipeline(tiny_model, tmp_path):
     src.write_text(f"коротко\n{line}\nще одне\n", encoding="utf-8")
     out = pd.concat(score_file(src, tiny_model), ignore_index=True)
     assert list(out["row"]) == [1, 2, 3] and (out["error"] == "").all()
-    expected = tiny_model.pipeline.predict_proba(["коротко", line, "ще одне"])[:, 1]
+    assert list(out["truncated"]) == [False, True, False]  # scored on its first MAX_CHARS characters
+    expected = tiny_model.pipeline.predict_proba(["коротко", line[:MAX_CHARS], "ще одне"])[:, 1]
     np.testing.assert_allclose(out["score"].to_numpy(), expected, rtol=1e-9)
