@@ -52,3 +52,37 @@ def train_default(seed: int = 0):
     return LoadedModel(
         version="benchmark", path=ROOT, pipeline=pipeline, card={"threshold": threshold}
     ), store
+
+
+def naive_pipeline(seed: int = 0):
+    """The baseline: TfidfVectorizer word 1-2 + char_wb 2-5, LogisticRegression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2))),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))),
+        ]
+    )
+    return Pipeline([("features", features), ("clf", LogisticRegression(max_iter=1000, random_state=seed))])
+
+
+def train_fasttext(texts, labels, seed: int = 0):
+    """fastText supervised with character 2-5-grams and word bigrams (the baseline's settings)."""
+    import os
+    import tempfile
+
+    import fasttext
+
+    fd, path = tempfile.mkstemp(suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        for text, label in zip(texts, labels, strict=True):
+            fh.write(f"__label__{label} {' '.join(text.split())}\n")  # one example per line
+    try:
+        return fasttext.train_supervised(
+            path, minn=2, maxn=5, wordNgrams=2, epoch=25, lr=0.5, dim=100, thread=1, seed=seed, verbose=0
+        )
+    finally:
+        os.unlink(path)

@@ -22,17 +22,12 @@ Prints one table.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 
 import numpy as np
 import pandas as pd
-from _common import ROOT, corpora_files
+from _common import ROOT, corpora_files, naive_pipeline, train_fasttext
 from sklearn.base import clone
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classifier.evaluation import binary_metrics, out_of_fold_scores
 from classifier.labels import load_store
@@ -61,20 +56,7 @@ class Naive:
     name = "naive sklearn (tfidf word1-2 + char_wb2-5, LR)"
 
     def __init__(self, seed):
-        self.template = Pipeline(
-            [
-                (
-                    "features",
-                    FeatureUnion(
-                        [
-                            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2))),
-                            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))),
-                        ]
-                    ),
-                ),
-                ("clf", LogisticRegression(max_iter=1000, random_state=seed)),
-            ]
-        )
+        self.template = naive_pipeline(seed)
 
     def oof(self, texts, y, groups, folds):
         scores = np.zeros(len(y))
@@ -105,27 +87,7 @@ class FastText:
         return " ".join(text.split())  # fastText reads one example per line
 
     def _train(self, texts, y):
-        import fasttext
-
-        fd, path = tempfile.mkstemp(suffix=".txt")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for t, label in zip(texts, y, strict=True):
-                fh.write(f"__label__{label} {self._clean(t)}\n")
-        try:
-            return fasttext.train_supervised(
-                path,
-                minn=2,
-                maxn=5,
-                wordNgrams=2,
-                epoch=25,
-                lr=0.5,
-                dim=100,
-                thread=1,
-                seed=self.seed,
-                verbose=0,
-            )
-        finally:
-            os.unlink(path)
+        return train_fasttext(texts, y, self.seed)
 
     def _proba(self, model, texts):
         labels, probs = model.predict([self._clean(t) for t in texts], k=2)

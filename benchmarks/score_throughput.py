@@ -26,10 +26,7 @@ import tempfile
 import time
 
 import pandas as pd
-from _common import realistic_messages, train_default
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+from _common import naive_pipeline, realistic_messages, train_default, train_fasttext
 
 from classifier.scoring import score_files
 
@@ -74,20 +71,7 @@ def main():
     add("ours: predict_proba(list), compiled", timed(lambda: model.predict_proba(messages)))
     add("ours: sklearn Pipeline.predict_proba(list)", timed(lambda: model.pipeline.predict_proba(messages)))
 
-    naive = Pipeline(
-        [
-            (
-                "features",
-                FeatureUnion(
-                    [
-                        ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2))),
-                        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))),
-                    ]
-                ),
-            ),
-            ("clf", LogisticRegression(max_iter=1000)),
-        ]
-    ).fit(texts, y)
+    naive = naive_pipeline(args.seed).fit(texts, y)
 
     def run_naive():
         df = pd.read_csv(
@@ -99,26 +83,11 @@ def main():
     add("naive sklearn (pandas, whole file)", timed(run_naive))
 
     try:
-        import fasttext
+        import fasttext  # noqa: F401 - only to check it is installed
     except ImportError:
         print("  fastText not installed (pip install '.[bench]'): its row is left out")
     else:
-        train_file = os.path.join(tmp, "ft_train.txt")
-        with open(train_file, "w", encoding="utf-8") as fh:
-            for t, label in zip(texts, y, strict=True):
-                fh.write(f"__label__{label} {' '.join(t.split())}\n")
-        ft = fasttext.train_supervised(
-            train_file,
-            minn=2,
-            maxn=5,
-            wordNgrams=2,
-            epoch=25,
-            lr=0.5,
-            dim=100,
-            thread=1,
-            seed=args.seed,
-            verbose=0,
-        )
+        ft = train_fasttext(texts, y, args.seed)
 
         def run_fasttext():
             with open(src, encoding="utf-8") as fh:

@@ -71,14 +71,11 @@ def hash_ngrams(
     return HashedNgrams(doc, col, start, end)
 
 
-class TextNormalizer(TransformerMixin, BaseEstimator):
-    """Pipeline step applying :func:`classifier.normalize.normalize_texts`. Stateless."""
+class _StatelessTextStep(TransformerMixin, BaseEstimator):
+    """A pipeline step that takes a list of strings and learns nothing in ``fit``."""
 
     def fit(self, X, y=None):
         return self
-
-    def transform(self, X):
-        return normalize_texts(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -88,7 +85,14 @@ class TextNormalizer(TransformerMixin, BaseEstimator):
         return tags
 
 
-class NgramHasher(TransformerMixin, BaseEstimator):
+class TextNormalizer(_StatelessTextStep):
+    """Pipeline step applying :func:`classifier.normalize.normalize_texts`. Stateless."""
+
+    def transform(self, X):
+        return normalize_texts(X)
+
+
+class NgramHasher(_StatelessTextStep):
     """Count hashed word and character n-grams of each message.
 
     Stateless: ``fit`` learns nothing, so the same instance can transform any batch.
@@ -115,9 +119,6 @@ class NgramHasher(TransformerMixin, BaseEstimator):
         self.word_ngram_range = word_ngram_range
         self.n_features = n_features
 
-    def fit(self, X, y=None):
-        return self
-
     def hash(self, texts) -> HashedNgrams:
         """The n-grams of ``texts`` with their columns and positions."""
         return hash_ngrams(
@@ -137,10 +138,3 @@ class NgramHasher(TransformerMixin, BaseEstimator):
         )
         counts.sum_duplicates()
         return counts
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags

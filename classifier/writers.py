@@ -122,6 +122,8 @@ class FrameWriter:
             out["flagged"] = [
                 "" if f is None else ("true" if f else "false") for f in frame["flagged"].tolist()
             ]
+            if "truncated" in out:
+                out["truncated"] = ["true" if t else "false" for t in frame["truncated"].tolist()]
             out.to_csv(self._stream, header=self._header, index=False, lineterminator="\n")
         elif self.fmt == "jsonl":
             records = frame.astype(object).where(frame.notna(), None).to_dict("records")

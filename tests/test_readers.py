@@ -224,3 +224,29 @@ def test_unusable_inputs(tmp_path, name, message):
         (tmp_path / name).mkdir()
     with pytest.raises(InputError, match=message):
         Input(tmp_path / name)
+
+
+@pytest.mark.slow
+def test_gzip_bomb_single_endless_line_is_one_truncated_row(tmp_path):
+    import zlib
+
+    p = tmp_path / "bomb.txt.gz"
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+    with open(p, "wb") as fh:
+        chunk = b"a" * (1 << 20)
+        for _ in range(300):  # 300 MB of one line, a few hundred KB on disk
+            fh.write(comp.compress(chunk))
+        fh.write(comp.compress(b"\nok\n") + comp.flush())
+    assert p.stat().st_size < 1_000_000
+    records = list(read_records(p))
+    assert [(r.row, r.truncated, len(r.text)) for r in records] == [(1, True, MAX_CHARS), (2, False, 2)]
+
+
+@pytest.mark.slow
+def test_ten_million_empty_lines_are_ten_million_error_rows(tmp_path):
+    p = tmp_path / "empty.txt.gz"
+    p.write_bytes(gzip.compress(b"\n" * 10_000_000))
+    n = 0
+    for n, record in enumerate(read_records(p), start=1):  # noqa: B007 - counting
+        assert record.error == "empty text"
+    assert n == 10_000_000

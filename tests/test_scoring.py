@@ -104,7 +104,7 @@ def test_output_formats_round_trip(tiny_model, tmp_path, fmt):
             "error",
         ]
         assert rows[1]["score"] == "" and rows[1]["flagged"] == "" and rows[1]["error"] == "empty text"
-        assert rows[0]["flagged"] in ("true", "false")
+        assert rows[0]["flagged"] in ("true", "false") and rows[0]["truncated"] == "false"
     elif fmt == "jsonl":
         rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
         assert (
