@@ -507,12 +507,3 @@ def read_records(
     [(1, ''), (2, 'empty text')]
     """
     return Input(path, fmt=fmt, encoding=encoding, text_column=text_column, id_column=id_column).records()
-
-
-def check_input(
-    path, fmt: str | None = None, *, text_column: str = "text", id_column: str | None = None
-) -> str:
-    """Raise :class:`InputError` unless ``path`` can be scored; return its format."""
-    source = Input(path, fmt=fmt, text_column=text_column, id_column=id_column)
-    source.check()
-    return source.format
