@@ -401,6 +401,52 @@ SPACE = -2
 DIGIT = -3
 
 
+# Leetspeak digits 0-9 as the letters they stand for: о і z е а ѕ б т в g. Every digit
+# has one, so a digit between letters never becomes "0" (which a second pass would read
+# as "о"): normalising twice changes nothing.
+_LEET = np.array([0x43E, 0x456, 0x7A, 0x435, 0x430, 0x455, 0x431, 0x442, 0x432, 0x67], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _is_letter_cp(c):
+    return (0x61 <= c <= 0x7A) or (0x430 <= c <= 0x45F) or c == 0x491
+
+
+@njit(cache=True)
+def _join_spaced_letters(out, start, stop):
+    """Join runs of 3+ single letters separated by single spaces ("в и х і д" -> "вихід").
+
+    Works in place on ``out[start:stop]``; returns the new end.
+    """
+    w = start
+    r = start
+    while r < stop:
+        # a run of single letters: letter, space, letter, space, letter ...
+        j = r
+        n = 0
+        while (
+            j < stop
+            and _is_letter_cp(out[j])
+            and (j == start or out[j - 1] == 0x20)
+            and (j + 1 == stop or out[j + 1] == 0x20)
+        ):
+            n += 1
+            if j + 2 < stop and _is_letter_cp(out[j + 2]) and (j + 3 >= stop or out[j + 3] == 0x20):
+                j += 2
+            else:
+                break
+        if n >= 3:
+            for q in range(r, j + 1, 2):
+                out[w] = out[q]
+                w += 1
+            r = j + 1
+        else:
+            out[w] = out[r]
+            w += 1
+            r += 1
+    return w
+
+
 @njit(cache=True, inline="always")
 def _mapped(c, table):
     if c < 0x10000:
@@ -420,7 +466,10 @@ def normalize_batch(cps, bounds, table):
     Per message: whitespace runs become one space and the ends are trimmed; a digit
     run with at least 9 digits (allowing spaces, brackets, dots, dashes and a leading
     ``+`` inside) is a phone number and becomes ``zvn``, any other digit run becomes
-    ``0``; a character repeated more than three times is cut to three.
+    ``0``; a single digit (or ``@``) between two letters is read as the letter it
+    stands for (leetspeak: ``0`` о, ``1`` і, ``3`` е, ``4`` а ...); a character repeated
+    more than three times is cut to three; runs of three or more single letters
+    separated by single spaces are joined into one word ("в и х о д ь т е").
 
     Returns
     -------
@@ -447,6 +496,32 @@ def normalize_batch(cps, bounds, table):
             if m == SPACE:
                 pending_space = k > offsets[d]
                 continue
+            if (
+                (m == DIGIT or c == 0x40)
+                and not pending_space
+                and k > offsets[d]
+                and _is_letter_cp(out[k - 1])
+            ):
+                # leetspeak: ASCII digits or @ between two letters ("в1ходьте", "пр00тест") are letters
+                j = i
+                while j < stop and (cps[j] == 0x40 or _mapped(np.int64(cps[j]), table) in (DIGIT, DELETE)):
+                    j += 1  # invisible characters inside the run do not end it
+                if j < stop and _is_letter_cp(_mapped(np.int64(cps[j]), table)):
+                    for q in range(i - 1, j):
+                        cq = np.int64(cps[q])
+                        if cq != 0x40 and _mapped(cq, table) == DELETE:
+                            continue
+                        if cq == 0x40:
+                            out[k] = 0x430  # @ -> а
+                        elif 0x30 <= cq <= 0x39:
+                            out[k] = _LEET[cq - 0x30]
+                        else:
+                            out[k] = 0x7A  # a digit of another script: z, stable under a second pass
+                        k += 1
+                    i = j
+                    last = -1
+                    run = 0
+                    continue
             if m == DIGIT or (m == 0x2B and i < stop and _mapped(np.int64(cps[i]), table) == DIGIT):
                 # a digit run: count digits over digits and phone punctuation
                 j = i - 1
@@ -505,5 +580,6 @@ def normalize_batch(cps, bounds, table):
                 run = 1
             out[k] = m
             k += 1
+        k = _join_spaced_letters(out, offsets[d], k)
     offsets[n_docs] = k
     return out[:k], offsets

@@ -8,7 +8,8 @@ sees a difference between the two. The steps, in order:
 3. Case folding.
 4. Invisible characters removed (zero-width spaces and joiners, bidi marks, soft
    hyphens, BOMs, tag characters): they are used to split words so filters miss
-   them. Control characters count as spaces.
+   them. Combining marks that NFKC could not compose (stress accents) are removed.
+   Control characters count as spaces.
 5. Phone numbers (a digit run of 9 or more digits, spaces, brackets, dots and dashes
    allowed inside) become ``zvn``; every other run of digits becomes ``0``.
 6. Latin / Greek letters that look like Cyrillic ones (in upper or lower case) are
@@ -112,6 +113,10 @@ def _code_point_table() -> np.ndarray:
             table[cp] = _kernels.SPACE  # control characters become spaces, like whitespace
         elif ch.isdecimal():
             table[cp] = _kernels.DIGIT
+        elif unicodedata.category(ch) == "Mn":
+            # combining marks left after NFKC (stress accents, stacked diacritics) carry no
+            # meaning here and would let a second pass compose differently
+            table[cp] = _kernels.DELETE
     for ch in _INVISIBLE:
         table[ord(ch)] = _kernels.DELETE
     for src, dst in {**_LOOKALIKES, **_PUNCT}.items():

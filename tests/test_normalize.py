@@ -50,3 +50,28 @@ def test_transformer_is_stateless_and_clonable():
 
     step = clone(TextNormalizer())
     assert step.fit(["a"]).transform(["ТЕСТ"]) == ["тест"]
+
+
+@pytest.mark.parametrize(
+    ("evasive", "plain"),
+    [
+        ("в и х о д ь т е на м а й д а н", "виходьте на майдан"),
+        ("пр0тест, м4йдан, пр00тест", "протест, майдан, проотест"),
+        ("go 2 the r@lly", "go 0 the rally"),
+    ],
+)
+def test_spaced_out_letters_and_leetspeak(evasive, plain):
+    assert normalize_text(evasive) == normalize_text(plain)
+
+
+def test_numbers_that_are_not_leetspeak_stay_numbers():
+    assert normalize_text("у 2024 році, 47-ма бригада") == "у 0 році, 0-ма бригада"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ѐ2Ѐ", "Ѐ00Ѐ", "Ё\u0306", "Ѐ0\u0300Ѐ", "0\u200b0", "А\u200b\u0306", "0\U000e00000", "а٣б"],
+)
+def test_idempotent_on_cases_hypothesis_found(text):
+    once = normalize_text(text)
+    assert normalize_text(once) == once
