@@ -210,6 +210,7 @@ def score(
         jobs=jobs,
         only_flagged=only_flagged,
         progress=not no_progress and sys.stderr.isatty(),
+        checked=True,  # checked above, before the model was loaded or trained
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
     note = f", input encoding {', '.join(legacy)}" if legacy else ""

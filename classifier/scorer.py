@@ -147,13 +147,16 @@ class LinearScorer:
         z, _ = self.decision(*normalize_codepoints(texts), n_reasons=0)
         return self.calibrate(z)
 
-    def score(self, texts, *, reasons: bool = True, latin=None):
+    def score(self, texts, *, reasons: bool = True, latin=None, min_score: float = 0.0):
         """Probabilities and, optionally, readable reasons for raw texts.
 
         Parameters
         ----------
         texts : list of str
         reasons : bool, default=True
+        min_score : float, default=0.0
+            Reasons are built only for messages scoring at least this (others get
+            ``""``), so low-scoring messages cost no string work.
         latin : sequence of bool, optional
             Which messages are in Latin script (e.g. language ``en`` or ``other``):
             their reasons are shown with look-alike letters unfolded back to Latin.
@@ -179,7 +182,7 @@ class LinearScorer:
         normalized = cps.tobytes().decode("utf-32-le", "surrogatepass")
         bounds = offsets.tolist()
         for d, (doc_spans, is_latin) in enumerate(zip(spans.tolist(), latin, strict=True)):
-            if doc_spans[0][0] < 0:
+            if doc_spans[0][0] < 0 or scores[d] < min_score:
                 out.append("")
                 continue
             padded = " " + normalized[bounds[d] : bounds[d + 1]] + " "

@@ -51,9 +51,7 @@ def _score_batch(scorer, threshold: float, texts: list[str]):
     """Languages, scores and reasons for a list of texts (runs in workers too)."""
     langs = detect_languages(texts)
     latin = [lang in ("en", "other") for lang in langs]
-    scores, reasons = scorer.score(texts, latin=latin)
-    floor = threshold * REASONS_FROM
-    reasons = [r if s >= floor else "" for r, s in zip(reasons, scores.tolist(), strict=True)]
+    scores, reasons = scorer.score(texts, latin=latin, min_score=threshold * REASONS_FROM)
     return langs, scores, reasons
 
 
@@ -297,11 +295,12 @@ def score_files(
     only_flagged: bool = False,
     progress: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    checked: bool = False,
 ) -> ScoreSummary:
     """Score inputs into one output (standard output when ``output`` is None).
 
     Every input is checked (exists, known format, text column present) before any
-    work starts. The output file appears only when every row has been written. With
+    work starts, unless the caller did so already (``checked=True``). The output file appears only when every row has been written. With
     ``only_flagged``, rows that are neither flagged nor errors are left out.
 
     Returns
@@ -318,8 +317,9 @@ def score_files(
         )
         for p in expand_inputs(inputs)
     ]
-    for source in sources:
-        source.check()
+    if not checked:
+        for source in sources:
+            source.check()
     summary = ScoreSummary()
     start = time.perf_counter()
     bar = None
