@@ -447,6 +447,24 @@ def _join_spaced_letters(out, start, stop):
     return w
 
 
+@njit(cache=True)
+def _leet_one(cps, start, stop, table):
+    """Leetspeak "1" as и in Russian-looking messages, else і (Ukrainian і, English i).
+
+    Russian has no і; Ukrainian has і, ї or є in almost every message; Latin i is
+    already folded to і. So a message with и, ы, э or ъ and none of і, ї, є, ґ is read
+    as Russian.
+    """
+    ru = False
+    for q in range(start, stop):
+        m = _mapped(np.int64(cps[q]), table)
+        if m == 0x456 or m == 0x457 or m == 0x454 or m == 0x491:
+            return 0x456
+        if m == 0x438 or m == 0x44B or m == 0x44D or m == 0x44A:
+            ru = True
+    return 0x438 if ru else 0x456
+
+
 @njit(cache=True, inline="always")
 def _mapped(c, table):
     if c < 0x10000:
@@ -484,6 +502,7 @@ def normalize_batch(cps, bounds, table):
         start, stop = bounds[2 * d], bounds[2 * d + 1]
         offsets[d] = k
         pending_space = False
+        one = 0  # what leetspeak "1" reads as in this message, decided when first needed
         last = -1
         run = 0
         i = start
@@ -496,32 +515,58 @@ def normalize_batch(cps, bounds, table):
             if m == SPACE:
                 pending_space = k > offsets[d]
                 continue
-            if (
-                (m == DIGIT or c == 0x40)
-                and not pending_space
-                and k > offsets[d]
-                and _is_letter_cp(out[k - 1])
-            ):
-                # leetspeak: ASCII digits or @ between two letters ("в1ходьте", "пр00тест") are letters
+            if m == DIGIT or c == 0x40:
+                # leetspeak: a run of ASCII digits or @ touching letters is read as letters
+                # ("в1ходьте", "пр00тест", "7ут", "хлопц1"). Between two letters any run
+                # counts; at a word's edge only 1-2 digits, so "2024р" stays a number.
+                left = not pending_space and k > offsets[d] and _is_letter_cp(out[k - 1])
                 j = i
+                n_run = 1
+                has_at = c == 0x40
                 while j < stop and (cps[j] == 0x40 or _mapped(np.int64(cps[j]), table) in (DIGIT, DELETE)):
+                    if cps[j] == 0x40:
+                        has_at = True
+                        n_run += 1
+                    elif _mapped(np.int64(cps[j]), table) == DIGIT:
+                        n_run += 1
                     j += 1  # invisible characters inside the run do not end it
-                if j < stop and _is_letter_cp(_mapped(np.int64(cps[j]), table)):
+                right = j < stop and _is_letter_cp(_mapped(np.int64(cps[j]), table))
+                if (left and right) or ((left or right) and n_run <= 2 and not has_at):
+                    if pending_space:
+                        out[k] = 0x20
+                        k += 1
+                        pending_space = False
+                        last = 0x20
+                        run = 1
                     for q in range(i - 1, j):
                         cq = np.int64(cps[q])
                         if cq != 0x40 and _mapped(cq, table) == DELETE:
                             continue
                         if cq == 0x40:
-                            out[k] = 0x430  # @ -> а
+                            x = 0x430  # @ -> а
+                        elif cq == 0x31:
+                            if one == 0:
+                                one = _leet_one(cps, start, stop, table)
+                            x = one
                         elif 0x30 <= cq <= 0x39:
-                            out[k] = _LEET[cq - 0x30]
+                            x = _LEET[cq - 0x30]
                         else:
-                            out[k] = 0x7A  # a digit of another script: z, stable under a second pass
+                            x = 0x7A  # a digit of another script: z, stable under a second pass
+                        if x == last:  # letters from digits count towards the repeat cut too
+                            run += 1
+                            if run > 3:
+                                continue
+                        else:
+                            last = x
+                            run = 1
+                        out[k] = x
                         k += 1
                     i = j
-                    last = -1
-                    run = 0
                     continue
+                if m == DIGIT and left:
+                    # a number glued to a word stays a number, set apart so that a second
+                    # pass does not read its "0" as a leetspeak letter
+                    pending_space = True
             if m == DIGIT or (m == 0x2B and i < stop and _mapped(np.int64(cps[i]), table) == DIGIT):
                 # a digit run: count digits over digits and phone punctuation
                 j = i - 1
@@ -562,6 +607,8 @@ def normalize_batch(cps, bounds, table):
                         # the rest of the run; invisible characters inside it do not split it
                         while i < stop and _mapped(np.int64(cps[i]), table) in (DIGIT, DELETE):
                             i += 1
+                        if i < stop and _is_letter_cp(_mapped(np.int64(cps[i]), table)):
+                            pending_space = True  # a number glued to a word: set apart, as above
                     last = -1
                     run = 0
                     continue

@@ -3,26 +3,33 @@
 The same function runs on labelled data and on scored messages, so the model never
 sees a difference between the two. The steps, in order:
 
-1. URLs and e-mail addresses become ``url``, @mentions ``@u``.
-2. Unicode NFKC (full-width letters, ligatures, compatibility digits).
-3. Case folding.
-4. Invisible characters removed (zero-width spaces and joiners, bidi marks, soft
+1. Invisible characters removed (zero-width spaces and joiners, bidi marks, soft
    hyphens, BOMs, tag characters): they are used to split words so filters miss
-   them. Combining marks that NFKC could not compose (stress accents) are removed.
-   Control characters count as spaces.
-5. Phone numbers (a digit run of 9 or more digits, spaces, brackets, dots and dashes
-   allowed inside) become ``zvn``; every other run of digits becomes ``0``.
+   them.
+2. Unicode NFKC (full-width letters, ligatures, compatibility digits), case folding,
+   and NFKC again (case folding can undo it).
+3. URLs and e-mail addresses become ``url``, @mentions ``@u``.
+4. Combining marks that NFKC could not compose (stress accents) are removed; control
+   characters count as spaces.
+5. Leetspeak: a run of digits (or ``@``) between two letters, or of one or two digits
+   at a word's edge, is read as the letters it stands for (``0`` о, ``1`` і, or и in
+   a Russian-looking message, ``3`` е, ``4`` а, ``7`` т ...): "7ут", "пр0тест".
+   Phone numbers (a digit run of 9 or more digits, spaces, brackets, dots and dashes
+   allowed inside) become ``zvn``; every other run of digits becomes ``0``, set apart
+   from a word it was glued to ("2024р" -> "0 р").
 6. Latin / Greek letters that look like Cyrillic ones (in upper or lower case) are
    folded onto the Cyrillic letter (``o`` -> ``о``, ``m`` -> ``м`` ...), and ``ё``
    onto ``е``. The fold is
    applied to all text, English included: it is a fixed relabelling of letters,
    so features stay consistent, and homoglyph-mixed words map to one spelling.
 7. Apostrophes, quotes and dashes unified; a character repeated more than three
-   times is cut to three (``ВЫХОДИТЕЕЕЕЕ``); whitespace collapsed.
+   times is cut to three (``ВЫХОДИТЕЕЕЕЕ``); whitespace collapsed; runs of three or
+   more single letters separated by spaces joined ("в и х о д ь т е").
 
-Steps 1-3 run as string methods on the joined batch (the URL patterns only on the
-messages that can hold one); steps 4-7 are one compiled pass over the batch's code
-points (:func:`classifier._kernels.normalize_batch`).
+Normalising twice gives the same text as normalising once (a property test checks
+it). Steps 1-3 run as string methods on the joined batch (the URL patterns only on
+the messages that can hold one); steps 4-7 are one compiled pass over the batch's
+code points (:func:`classifier._kernels.normalize_batch`).
 """
 
 from __future__ import annotations
@@ -97,8 +104,14 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _BARE_URL = re.compile(r"\b[\w.-]+\.(?:com|org|net|ua|ru|info|me|io)(?:/\S*)?\b", re.IGNORECASE)
 _TLD_HINT = re.compile(r"\.(?:com|org|net|ua|ru|info|me|io)\b", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_MENTION = re.compile(r"(?<!\w)@\w+")
+_MENTION = re.compile(r"(?<!\w)@[\w@]+")
 
+# Combining marks of the Basic Multilingual Plane (the compiled pass deletes them too).
+_MARKS_RE = re.compile(
+    "["
+    + "".join(re.escape(chr(c)) for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) == "Mn")
+    + "]"
+)
 _INVISIBLE_RE = re.compile("[" + re.escape(_INVISIBLE) + "\U000e0000-\U000e007f]")
 
 # Joins a batch into one string; a private-use character the steps leave alone.
@@ -137,7 +150,9 @@ def _table() -> np.ndarray:
 def _placeholders(text: str) -> str:
     # Regexes run only on messages that can match: scanning every message with
     # them would cost more than all the other steps together.
-    if "://" in text or "www." in text or "WWW." in text:
+    if ("@" in text or "." in text) and _MARKS_RE.search(text):
+        text = _MARKS_RE.sub("", text)  # a mark must not hide a link or mention ("@\u0306x")
+    if "://" in text or "www." in text:
         text = _URL.sub(" url ", text)
     if "." in text and _TLD_HINT.search(text):
         text = _BARE_URL.sub(" url ", text)
@@ -156,7 +171,7 @@ def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
     offsets : numpy.ndarray of int64
         Message ``d`` is ``cps[offsets[d]:offsets[d + 1]]``.
     """
-    texts = [_placeholders(t.replace(_SEP, " ") if _SEP in t else t) for t in texts]
+    texts = [t.replace(_SEP, " ") if _SEP in t else t for t in texts]
     joined = _SEP.join(texts)
     if _INVISIBLE_RE.search(joined):  # before NFKC, so that "а\u200b\u0306" composes like "а\u0306"
         joined = _INVISIBLE_RE.sub("", joined)
@@ -165,6 +180,10 @@ def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
     joined = joined.casefold()
     if not unicodedata.is_normalized("NFKC", joined):  # casefold can undo NFKC ("ǅ", "İ"...)
         joined = unicodedata.normalize("NFKC", joined)
+    # Placeholders last, on the cleaned text, so that a second pass finds nothing new
+    # (an invisible character or a capital letter no longer hides a link or a mention).
+    if "@" in joined or "." in joined or "://" in joined:
+        joined = _SEP.join([_placeholders(t) for t in joined.split(_SEP)])
     raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     seps = np.flatnonzero(raw == ord(_SEP))
     bounds = np.empty(2 * len(texts), dtype=np.int64)

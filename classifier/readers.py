@@ -31,6 +31,7 @@ import math
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,12 @@ MAX_JSON_LINE = 4 * MAX_CHARS
 _PIECE = 1 << 16
 _SAMPLE = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
+# Decompression-bomb guard: past this many decompressed bytes, gzip input may not have
+# expanded more than MAX_EXPANSION times. Text compresses 3-10 times, very repetitive
+# exports perhaps 100 times; a bomb expands about a thousand times (deflate's limit),
+# and more when nested.
+BOMB_CHECK_AFTER = 256 << 20
+MAX_EXPANSION = 200
 # Approximate letter frequencies (%) of Russian and Ukrainian text, case-insensitive.
 # Decoding with the wrong legacy encoding permutes the letters (and turns some into
 # symbols), so the right encoding is the one whose decoding looks most like language.
@@ -164,10 +171,68 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+class _Counted(io.RawIOBase):
+    """A raw stream that counts the bytes read through it."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.count = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+class _BombGuard(io.RawIOBase):
+    """Decompressed gzip data that stops, with a clear error, if it expands like a bomb."""
+
+    def __init__(self, gz, compressed: _Counted, path: str):
+        self._gz = gz
+        self._compressed = compressed
+        self._path = path
+        self._count = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self._gz.readinto(buffer)
+        self._count += n
+        if self._count > BOMB_CHECK_AFTER and self._count > MAX_EXPANSION * max(self._compressed.count, 1):
+            raise InputError(
+                f"{self._path}: gzip data expands more than {MAX_EXPANSION:,} times "
+                f"({self._count:,} bytes from {self._compressed.count:,}), like a decompression bomb; "
+                "nothing was written. If the file is genuine, decompress it first and pass the result"
+            )
+        return n
+
+
 def _peeked(raw) -> tuple[bytes, io.BufferedReader]:
     """First bytes of a binary stream, and a stream that still starts at the beginning."""
     sample = raw.read(_SAMPLE)
     return sample, io.BufferedReader(_Prefixed(sample, raw), buffer_size=1 << 16)
+
+
+def _gunzip_start(data: bytes, fh, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` decompressed bytes of a gzip file, and whether there is more.
+
+    ``data`` is the file's start; the rest is read from ``fh`` only as needed, so a small
+    file that expands enormously costs no more than ``limit`` bytes.
+    """
+    d = zlib.decompressobj(wbits=31)
+    out = d.decompress(data, limit + 1)
+    while len(out) <= limit and not d.eof:
+        chunk = d.unconsumed_tail or fh.read(_PIECE)
+        if not chunk:
+            raise EOFError("the gzip data ends early")
+        out += d.decompress(chunk, limit + 1 - len(out))
+    # a further gzip member (concatenated files) counts as more text too
+    return out[:limit], len(out) > limit or bool(d.unused_data or fh.read(1))
 
 
 def _split_name(path: str) -> tuple[str, bool]:
@@ -298,7 +363,9 @@ class Input:
         try:
             sample, stream = _peeked(raw)
             if sample.startswith(_GZIP_MAGIC):
-                sample, stream = _peeked(gzip.GzipFile(fileobj=stream, mode="rb"))
+                compressed = _Counted(stream)
+                gz = gzip.GzipFile(fileobj=io.BufferedReader(compressed), mode="rb")
+                sample, stream = _peeked(_BombGuard(gz, compressed, self.path))
             self.encoding = self.given_encoding or detect_encoding(sample)
             fh = io.TextIOWrapper(stream, encoding=self.encoding, errors="surrogateescape", newline="")
             if self.format == "txt":
@@ -325,20 +392,23 @@ class Input:
             for p in Path(self.path).iterdir()
             if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz"))
         )
+        limit = 4 * MAX_CHARS + 4  # bounded: at most 4 bytes a character
         for n, p in enumerate(files, start=1):
             with open(p, "rb") as fh:
-                data = fh.read(4 * MAX_CHARS + 4)  # bounded: at most 4 bytes a character
-            if data.startswith(_GZIP_MAGIC):
-                try:
-                    data = gzip.decompress(data)
-                except (OSError, EOFError) as exc:
-                    yield Record(n, None, error=f"cannot decompress ({exc})", source=str(p))
-                    continue
+                data = fh.read(limit)
+                if data.startswith(_GZIP_MAGIC):
+                    try:
+                        data, more = _gunzip_start(data, fh, limit)
+                    except (OSError, EOFError, zlib.error) as exc:
+                        yield Record(n, None, error=f"cannot decompress ({exc})", source=str(p))
+                        continue
+                else:
+                    more = bool(fh.read(1))
             encoding = self.given_encoding or detect_encoding(data[:_SAMPLE])
             text = data.decode(encoding, "surrogateescape")
             if text.startswith("\ufeff"):
                 text = text[1:]
-            cut = len(text) > MAX_CHARS or p.stat().st_size > len(data)
+            cut = len(text) > MAX_CHARS or more
             yield _check_text(Record(n, text[:MAX_CHARS].strip("\r\n"), source=str(p), truncated=cut))
 
     def _read_parquet(self) -> Iterator[Record]:
@@ -393,12 +463,55 @@ def _check_text(record: Record) -> Record:
     return record
 
 
+class _LineSource:
+    """A text stream's ``readline(limit)`` and ``read(n)``, with text put back in front.
+
+    ``readline`` never splits a ``\\r\\n`` pair, which would add a line.
+    """
+
+    __slots__ = ("fh", "pending")
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.pending = ""
+
+    def unread(self, text: str) -> None:
+        self.pending = text + self.pending
+
+    def read(self, n: int) -> str:
+        if not self.pending:
+            return self.fh.read(n)
+        text, self.pending = self.pending, ""
+        return text if len(text) >= n else text + self.fh.read(n - len(text))
+
+    def readline(self, limit: int) -> str:
+        if self.pending:
+            buf, self.pending = self.pending, ""
+            m = _LINE_END.search(buf, 0, limit)
+            if m:
+                line, self.pending = buf[: m.end()], buf[m.end() :]
+            elif len(buf) >= limit:
+                line, self.pending = buf[:limit], buf[limit:]
+            else:
+                line = buf + self.fh.readline(limit - len(buf))
+        else:
+            line = self.fh.readline(limit)
+        if line.endswith("\r"):  # a lone \r ends a line, unless a \n follows
+            after = self.read(1)
+            if after == "\n":
+                line += after
+            else:
+                self.unread(after)
+        return line
+
+
 def _lines(fh, limit: int) -> Iterator[tuple[str, bool]]:
     """Lines of at most ``limit`` characters, and whether each was cut.
 
     The rest of a longer line is read in pieces and dropped, so memory stays bounded
     however long the line.
     """
+    fh = _LineSource(fh)
     while True:
         line = fh.readline(limit)
         if not line:
@@ -418,17 +531,195 @@ def _read_txt(fh) -> Iterator[Record]:
         yield _check_text(Record(n, line.rstrip("\r\n"), truncated=cut))
 
 
+# A CSV record longer than this many characters is re-read field by field, keeping the
+# first MAX_CHARS + 1 characters of each field, so memory stays bounded however long
+# the field (the csv module would otherwise hold the whole record).
+_MAX_RECORD = 4 * MAX_CHARS
+# What is handed on of one cut record: a record of countless small fields loses the rest.
+_MAX_HANDED_ON = 2 * _MAX_RECORD
+_QUOTED_RUN = re.compile('[^"]*(?:""[^"]*)*')
+_LINE_END = re.compile("\r\n|\r|\n")
+_FIELD_END = {",": re.compile("[,\r\n]"), "\t": re.compile("[\t\r\n]")}
+# The csv module's parser states we need, and _SKIP: the rest of a line after a quoting
+# error (the csv reader drops it and starts again on the next line).
+_START, _FIELD, _QUOTED, _QUOTE, _SKIP = range(5)
+
+
+class _BoundedRecords:
+    """Physical lines for :func:`csv.reader`, with overlong records cut down.
+
+    Short records pass through untouched. When the record being read would pass
+    :data:`_MAX_RECORD` characters, the rest of it is scanned with the csv module's
+    own rules (delimiter, ``"`` quoting with doubled quotes) and handed on with each
+    field cut to ``MAX_CHARS + 1`` characters, which marks it truncated downstream.
+    The caller calls :meth:`record_done` after each record the reader returns (or
+    fails on); :attr:`cut` says whether that record was cut; :attr:`lines` counts the
+    physical lines consumed, for error messages.
+    """
+
+    def __init__(self, fh, delimiter: str):
+        self.fh = _LineSource(fh)
+        self.delimiter = delimiter
+        self.field_end = _FIELD_END[delimiter]
+        # past the budget only line ends and quotes that open a field still matter
+        self.skim = re.compile("[\r\n]|(?<=" + re.escape(delimiter) + ')"')
+        self.lines = 0
+        self.cut = False
+        self._kept: list[str] = []  # the record so far (at most _MAX_RECORD characters)
+        self._size = 0
+
+    def record_done(self) -> None:
+        self._kept.clear()
+        self._size = 0
+        self.cut = False
+
+    def __iter__(self):
+        source = self.fh
+        readline = source.fh.readline  # the hot path; the text stream keeps \r\n together
+        kept = self._kept
+        while True:
+            budget = _MAX_RECORD - self._size
+            line = source.readline(budget + 1) if source.pending else readline(budget + 1)
+            if not line:
+                return
+            if len(line) <= budget:
+                self.lines += 1  # short of the limit, so it ends a line (or the file)
+                kept.append(line)
+                self._size += len(line)
+                yield line
+            else:
+                self.cut = True
+                yield self._rest_of_record(line)
+
+    def _state(self) -> tuple[int, int]:
+        """Parser state and current field length at the end of the kept lines."""
+        state, length = _START, 0
+        for piece in self._kept:
+            state, length, _ = self._scan(piece, state, length, None)
+        return state, length
+
+    def _rest_of_record(self, piece: str) -> str:
+        state, length = self._state()
+        out: list[str] = []
+        emitted = 0
+        frozen = None  # the state where handing on stopped, past the budget
+        while True:
+            if piece.endswith("\r"):
+                piece += self.fh.read(1)  # keep a \r\n pair in one piece
+            if frozen is None and emitted > _MAX_HANDED_ON:
+                frozen = state  # a record of countless small fields: scan on, keep nothing
+            before = len(out)
+            state, length, end = self._scan(
+                piece, state, length, out if frozen is None else None, frozen is not None
+            )
+            emitted += sum(len(x) for x in out[before:])
+            used = piece if end < 0 else piece[:end]
+            self.lines += used.count("\n") + used.count("\r") - used.count("\r\n")
+            if end >= 0:
+                self.fh.unread(piece[end:])
+                break
+            if not (piece := self.fh.read(_PIECE)):
+                break
+        last = state if frozen is None else frozen
+        if last == _QUOTE or (frozen is not None and last == _QUOTED):
+            out.append('"')  # close the quoted field that was handed on
+        if frozen is not None and end >= 0:
+            out.append("\n")
+        return "".join(out)
+
+    def _scan(self, piece: str, state: int, length: int, out: list[str] | None, skim: bool = False):
+        """Run the parser over ``piece``; with ``out``, append what to hand on.
+
+        Returns the new state, the current field's length, and where in ``piece`` the
+        record ended (after its line end), or -1. With ``skim`` (nothing is handed on
+        any more) unquoted fields are skipped wholesale and lengths are not kept.
+        """
+        keep = MAX_CHARS + 1
+        i, n = 0, len(piece)
+        while i < n:
+            if out is None and state == _FIELD and skim:
+                m = self.skim.search(piece, i)
+                if not m:
+                    return (_START if piece[-1] == self.delimiter else _FIELD), 0, -1
+                i = m.start()
+                state = _START  # at a line end, or at the quote opening a field
+            if state == _SKIP:
+                m = _LINE_END.search(piece, i)
+                if m:
+                    return _START, 0, m.end()
+                break
+            if state == _QUOTED:
+                j = _QUOTED_RUN.match(piece, i).end()  # up to a quote that is not doubled
+                raw = piece[i:j]
+                doubled = raw.count('""')
+                if out is not None and length < keep:
+                    if doubled:  # cut the content, not the escaped text
+                        content = raw[: 2 * (keep - length)].replace('""', '"')
+                        out.append(content[: keep - length].replace('"', '""'))
+                    else:
+                        out.append(raw[: keep - length])
+                length += len(raw) - doubled
+                if j < n:
+                    state = _QUOTE  # a closing quote, or the first of a doubled one
+                i = j + 1
+            elif state == _FIELD:
+                m = self.field_end.search(piece, i)
+                j = m.start() if m else n
+                if out is not None and length < keep:
+                    out.append(piece[i : min(j, i + keep - length)])
+                length += j - i
+                i = j
+                state = _START if j < n else _FIELD  # at a delimiter or the record's end
+            else:  # at the start of a field, or just after a quote inside a quoted field
+                c = piece[i]
+                if state == _QUOTE and c == '"':  # a doubled quote: one quote character
+                    state = _QUOTED
+                    if out is not None and length < keep:
+                        out.append('""')
+                    length += 1
+                    i += 1
+                    continue
+                if state == _QUOTE and out is not None:
+                    out.append('"')  # it was the closing quote
+                if c in "\r\n":
+                    end = i + 2 if piece.startswith("\r\n", i) else i + 1
+                    if out is not None:
+                        out.append(piece[i:end])
+                    return _START, 0, end
+                if c == self.delimiter:
+                    state, length = _START, 0
+                    if out is not None:
+                        out.append(c)
+                elif c == '"' and state == _START:
+                    state = _QUOTED
+                    if out is not None:
+                        out.append(c)
+                elif state == _QUOTE:
+                    # malformed after a closing quote: hand it on so the csv reader says so
+                    # and drops the rest of the line, as it would have
+                    if out is not None:
+                        out.append(c)
+                    state = _SKIP
+                else:
+                    state = _FIELD
+                    if out is not None and length < keep:
+                        out.append(c)
+                    length += 1
+                i += 1
+        return state, length, -1
+
+
 def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Record]:
-    # The csv module reads a whole physical line: memory is bounded by the longest
-    # line, not by MAX_CHARS (the text field is still cut to MAX_CHARS for scoring).
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.reader(fh, delimiter=delimiter, strict=True)
+    lines = _BoundedRecords(fh, delimiter)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as exc:
         raise InputError(f"{path}:1: unreadable header ({exc})") from None
+    lines.record_done()
     header = [h.strip() for h in header]
     for name, what in ((text_column, "--text-column"), (id_column, "--id-column")):
         if name is not None and name not in header:
@@ -439,22 +730,25 @@ def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Rec
     ii = header.index(id_column) if id_column else None
     n = 0
     while True:
-        line = reader.line_num + 1
+        line = lines.lines + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
+            lines.record_done()
             n += 1
             yield Record(n, None, error=f"malformed CSV at line {line} ({exc})")
             continue
+        cut = lines.cut
+        lines.record_done()
         n += 1
         if len(row) <= ti:
             yield Record(n, None, error=f"line {line} has {len(row)} fields, no {text_column!r} field")
             continue
         rid = row[ii] if ii is not None and ii < len(row) else None
         text = row[ti]
-        yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
+        yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=cut or len(text) > MAX_CHARS))
 
 
 def _read_jsonl(fh, path, text_column, id_column) -> Iterator[Record]:

@@ -1,5 +1,6 @@
 """Property tests (Hypothesis): hostile Unicode and random file structure never break the tool."""
 
+import csv
 import io
 import json
 import tempfile
@@ -9,6 +10,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from classifier import readers
 from classifier.errors import InputError
 from classifier.normalize import normalize_text, normalize_texts
 from classifier.readers import Input
@@ -94,3 +96,88 @@ def test_jsonl_random_lines_one_record_each(items):
     text = "\n".join(lines)
     assert records is not None  # the first line is a valid object, so the file is usable
     assert len(records) == len(io.StringIO(text, newline="").readlines())
+
+
+def _csv_rows_by_the_csv_module(data: str, delimiter: str):
+    """What the plain csv module makes of ``data``: per record (text, id), 'error' or 'short'."""
+    reader = csv.reader(io.StringIO(data, newline=""), delimiter=delimiter, strict=True)
+    next(reader)  # the header
+    rows = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error:
+            rows.append("error")
+            continue
+        rows.append((row[0], row[1] if len(row) > 1 else None) if row else "short")
+
+
+CSV_CHARS = st.sampled_from(list('ab",\t\r\n \x00'))
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        st.lists(st.lists(st.text(CSV_CHARS, max_size=30), min_size=1, max_size=4), max_size=6).map(
+            lambda rows: [("structured", r) for r in rows]
+        ),
+        st.text(CSV_CHARS, max_size=120),
+    ),
+    st.sampled_from([",", "\t"]),
+)
+def test_csv_records_cut_to_the_cap_match_the_csv_module(monkeypatch, body, delimiter):
+    """Long records are cut field by field; everything else reads as the csv module reads it."""
+    if isinstance(body, list):
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(r for _, r in body)
+        body = buf.getvalue()
+    data = f"text{delimiter}id\n" + body
+    expected = _csv_rows_by_the_csv_module(data, delimiter)
+    # tiny limits so that random records cross them, and pieces split everything
+    for name, value in {"MAX_CHARS": 5, "_MAX_RECORD": 12, "_MAX_HANDED_ON": 10**6, "_PIECE": 7}.items():
+        monkeypatch.setattr(readers, name, value)
+    got = list(readers._read_delimited(io.StringIO(data, newline=""), "m.csv", delimiter, "text", "id"))
+    assert len(got) == len(expected)
+    for record, want in zip(got, expected, strict=True):
+        if want == "error":
+            assert record.error.startswith("malformed CSV")
+        elif want == "short":
+            assert "fields" in record.error
+        else:
+            assert record.text == want[0][:5]
+            assert record.truncated or len(want[0]) <= 5
+            if not record.truncated:
+                assert record.id == want[1]
+
+
+@SETTINGS
+@given(
+    st.lists(st.one_of(TEXT.filter(lambda t: "\ud83d" not in t), st.none(), st.integers()), max_size=30),
+    st.integers(1, 7),
+)
+def test_parquet_random_cells_one_record_per_row(cells, row_group):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    strings = [c if isinstance(c, str) or c is None else str(c) for c in cells]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.parquet"
+        table = pa.table({"text": pa.array(strings, pa.string()), "id": pa.array(range(len(cells)))})
+        pq.write_table(table, path, row_group_size=row_group)
+        records = list(Input(path, id_column="id").records())
+    assert [r.row for r in records] == list(range(1, len(cells) + 1))
+    assert [r.id for r in records] == [str(i) for i in range(len(cells))]
+    for record, text in zip(records, strings, strict=True):
+        if text is None or not text.strip():
+            assert record.error.startswith("empty text")
+        else:
+            assert record.text == text and not record.error
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_parquet_arbitrary_bytes_are_refused_cleanly(data):
+    records = _records("m.parquet", b"PAR1" + data + b"PAR1")
+    assert records is None or all(isinstance(r.row, int) for r in records)

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import tracemalloc
 
 import pandas as pd
 import pytest
@@ -226,20 +227,95 @@ def test_unusable_inputs(tmp_path, name, message):
         Input(tmp_path / name)
 
 
-@pytest.mark.slow
-def test_gzip_bomb_single_endless_line_is_one_truncated_row(tmp_path):
-    import zlib
+def _peak_python_memory(func):
+    """Run ``func``; return its result and the peak memory Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        result = func()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
-    p = tmp_path / "bomb.txt.gz"
-    comp = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+
+def _gzip_members(path, member: bytes, count: int, tail: bytes = b""):
+    """A gzip file of ``count`` copies of one member: tiny on disk, huge decompressed."""
+    one = gzip.compress(member, compresslevel=9)
+    with open(path, "wb") as fh:
+        for _ in range(count):
+            fh.write(one)
+        fh.write(gzip.compress(tail))
+
+
+@pytest.mark.slow
+def test_single_100_megabyte_line_costs_bounded_memory(tmp_path):
+    p = tmp_path / "line.txt"
     with open(p, "wb") as fh:
-        chunk = b"a" * (1 << 20)
-        for _ in range(300):  # 300 MB of one line, a few hundred KB on disk
-            fh.write(comp.compress(chunk))
-        fh.write(comp.compress(b"\nok\n") + comp.flush())
-    assert p.stat().st_size < 1_000_000
-    records = list(read_records(p))
+        for _ in range(100):
+            fh.write("нас тут тримають, ".encode() * 40_000)  # 1.1 MB, no newline
+        fh.write(b"\nok\n")
+    records, peak = _peak_python_memory(lambda: list(read_records(p)))
     assert [(r.row, r.truncated, len(r.text)) for r in records] == [(1, True, MAX_CHARS), (2, False, 2)]
+    assert peak < 16 << 20  # the input is 110 MB
+
+
+@pytest.mark.slow
+def test_csv_50_megabyte_field_costs_bounded_memory(tmp_path):
+    p = tmp_path / "big.csv"
+    piece = 'Мамо, "виходьте" на\nМайдан; '
+    repeats = 50_000_000 // len(piece.encode())
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        fh.write('id,text,lang\n1,"')
+        for _ in range(repeats // 1000):
+            fh.write(piece.replace('"', '""') * 1000)
+        fh.write('",uk\n2,коротко,uk\n3,"ще ""одне""",uk\n')
+    assert p.stat().st_size > 50_000_000
+    records, peak = _peak_python_memory(lambda: list(read_records(p, id_column="id")))
+    assert [(r.row, r.id, r.truncated, r.error) for r in records] == [
+        (1, "1", True, ""),
+        (2, "2", False, ""),
+        (3, "3", False, ""),
+    ]
+    assert records[0].text == (piece * (MAX_CHARS // len(piece) + 1))[:MAX_CHARS]
+    assert [r.text for r in records[1:]] == ["коротко", 'ще "одне"']
+    assert peak < 24 << 20
+
+
+@pytest.mark.slow
+def test_gzip_bomb_is_refused_early_with_bounded_memory(tmp_path):
+    p = tmp_path / "bomb.txt.gz"
+    _gzip_members(p, b"a" * (1 << 20), 10_000)  # 10 GB of one line from 10 MB on disk
+    assert p.stat().st_size < 12_000_000
+
+    def read():
+        with pytest.raises(InputError, match=r"expands more than 200 times .* decompression bomb"):
+            list(read_records(p))
+
+    _, peak = _peak_python_memory(read)
+    assert peak < 16 << 20
+
+
+@pytest.mark.slow
+def test_long_gzip_line_below_the_bomb_check_is_one_truncated_row(tmp_path):
+    p = tmp_path / "long.txt.gz"
+    _gzip_members(p, b"a" * (1 << 20), 200, tail=b"\nok\n")  # 200 MB line, 200 KB on disk
+    records, peak = _peak_python_memory(lambda: list(read_records(p)))
+    assert [(r.row, r.truncated, len(r.text)) for r in records] == [(1, True, MAX_CHARS), (2, False, 2)]
+    assert peak < 16 << 20
+
+
+def test_by_file_gzip_bomb_reads_only_the_start(tmp_path):
+    folder = tmp_path / "msgs"
+    folder.mkdir()
+    _gzip_members(folder / "a.txt.gz", "мамо ".encode() * 200_000, 1_000)  # 1 GB from 1 MB
+    (folder / "b.txt.gz").write_bytes(gzip.compress("тату".encode()))
+    (folder / "c.txt.gz").write_bytes(gzip.compress("обрізано".encode())[:-12])
+    records, peak = _peak_python_memory(lambda: list(Input(folder, by_file=True).records()))
+    assert [(r.row, r.truncated, len(r.text or "")) for r in records[:2]] == [
+        (1, True, MAX_CHARS),
+        (2, False, 4),
+    ]
+    assert records[2].error.startswith("cannot decompress")
+    assert peak < 16 << 20
 
 
 @pytest.mark.slow
@@ -250,3 +326,23 @@ def test_ten_million_empty_lines_are_ten_million_error_rows(tmp_path):
     for n, record in enumerate(read_records(p), start=1):  # noqa: B007 - counting
         assert record.error == "empty text"
     assert n == 10_000_000
+
+
+def test_csv_record_of_countless_small_fields_is_cut_and_the_next_survives(tmp_path):
+    p = tmp_path / "wide.csv"
+    p.write_text("text,id\nпершийрядок,1" + ",x" * 3_000_000 + "\nдругий,2\n", encoding="utf-8")
+    records, peak = _peak_python_memory(lambda: list(read_records(p, id_column="id")))
+    assert [(r.row, r.text, r.id, r.truncated, r.error) for r in records] == [
+        (1, "першийрядок", "1", True, ""),
+        (2, "другий", "2", False, ""),
+    ]
+    assert peak < 24 << 20  # the record is 6 MB; the csv module would hold 3 million fields
+
+
+def test_malformed_csv_line_numbers_count_physical_lines(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text('text\n"two\nlines"\n"bad "quote"\nok\n', encoding="utf-8")
+    rows = _rows(p)
+    assert rows[0] == (1, "two\nlines", None, "")
+    assert rows[1][3].startswith("malformed CSV at line 4")
+    assert rows[2] == (3, "ok", None, "")
