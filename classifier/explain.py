@@ -41,9 +41,10 @@ class Feature:
     Attributes
     ----------
     column : int
-    ngrams : list of (str, str, int)
-        ``(kind, n-gram, count)`` for each distinct n-gram of the message hashed to
-        this column; more than one is a collision. ``kind`` is ``word``, ``2 words``
+    ngrams : list of (str, str, int, tuple of str)
+        ``(kind, n-gram, count, words)`` for each distinct n-gram of the message hashed
+        to this column; more than one is a collision. ``words`` are the words a
+        character fragment was taken from (empty when it is a whole word). ``kind`` is ``word``, ``2 words``
         (a word pair) or ``chars`` (a character fragment, spaces included).
     tfidf : float
         The column's tf-idf value in this message (l2-normalised).
@@ -60,8 +61,11 @@ class Feature:
     contribution: float
 
     def label(self) -> str:
-        """The n-gram(s), readable: ``word "мамо"``, ``chars " вих"``, joined by ``+`` on a collision."""
-        return " + ".join(f'{kind} "{text}"' + (f" ×{n}" if n > 1 else "") for kind, text, n in self.ngrams)
+        """The n-gram(s), readable: ``word "мамо"``, ``chars "их" (вихід)``, joined by ``+`` on a collision."""
+        return " + ".join(
+            f'{kind} "{text}"' + (f" ×{n}" if n > 1 else "") + (f" ({', '.join(words)})" if words else "")
+            for kind, text, n, words in self.ngrams
+        )
 
 
 @dataclass
@@ -150,6 +154,7 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
     # one kind and word length at a time, so each n-gram's kind is known; columns are the same
     counts: dict[int, int] = defaultdict(int)
     seen: dict[int, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    words_of: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)  # ordered sets
     (clo, chi), (wlo, whi) = scorer.char_ngram_range, scorer.word_ngram_range
     kinds = [("chars", (clo, chi), (0, 0))] if chi > 0 else []
     kinds += [("word" if n == 1 else f"{n} words", (0, 0), (n, n)) for n in range(max(wlo, 1), whi + 1)]
@@ -161,7 +166,12 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
             grams.column.tolist(), grams.start.tolist(), grams.end.tolist(), strict=True
         ):
             counts[col] += 1
-            seen[col][(kind, padded[start:end])] += 1
+            key = (kind, padded[start:end])
+            seen[col][key] += 1
+            if kind == "chars":
+                word = _widen(padded, start, end)
+                if word and word != key[1].strip():
+                    words_of[key][word] = None
     cols = np.fromiter(counts, dtype=np.int64, count=len(counts))
     tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
     values = tf * scorer.weights[cols, 0]
@@ -172,7 +182,7 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
         Feature(
             column=int(c),
             ngrams=[
-                (k, t, n)
+                (k, t, n, tuple(words_of[(k, t)])[:3])
                 for (k, t), n in sorted(seen[int(c)].items(), key=lambda kv: (kv[0][0] != "word", kv[0]))
             ],
             tfidf=float(v / norm),
@@ -196,6 +206,19 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
         collisions=sum(1 for f in features if len(f.ngrams) > 1),
         model_version=model.version,
     )
+
+
+def _widen(padded: str, start: int, end: int) -> str:
+    """The word(s) around a character fragment, so that "ай" reads as "(майдан)"."""
+
+    def is_word(ch):
+        return ch.isalnum() or ch == "'"
+
+    while start > 0 and is_word(padded[start - 1]) and is_word(padded[start]):
+        start -= 1
+    while end < len(padded) and is_word(padded[end]) and is_word(padded[end - 1]):
+        end += 1
+    return padded[start:end].strip(' ,.;:!?-"()«»…')
 
 
 def format_explanation(e: Explanation, top: int = 10) -> str:

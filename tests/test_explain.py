@@ -33,7 +33,7 @@ def test_contributions_plus_intercept_are_the_decision_value(tiny_model, text):
 
 def test_ngrams_are_the_texts_words_and_fragments(tiny_model):
     e = explain("Мамо, виходьте на Майдан", tiny_model)
-    labels = {(kind, text) for f in e.features for kind, text, _ in f.ngrams}
+    labels = {(kind, text) for f in e.features for kind, text, *_ in f.ngrams}
     assert ("word", "виходьте") in labels and ("2 words", "виходьте на") in labels
     assert ("chars", " ви") in labels and ("chars", "мамо") in labels
     assert ("2 words", "мамо, виходьте") in labels
@@ -45,7 +45,7 @@ def test_ngrams_are_the_texts_words_and_fragments(tiny_model):
 def test_english_fragments_read_as_english(tiny_model):
     e = explain("Mom, go out and protest", tiny_model)
     assert e.normalized == "mom, go out and protest"
-    assert ("word", "protest") in {(k, t) for f in e.features for k, t, _ in f.ngrams}
+    assert ("word", "protest") in {(k, t) for f in e.features for k, t, *_ in f.ngrams}
 
 
 def test_collisions_are_reported_and_still_add_up(tiny_model):
