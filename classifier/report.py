@@ -111,7 +111,8 @@ def _e(value) -> str:
 def _write_report(directory, title: str, body: str, plots: dict[str, bytes]) -> Path:
     """Write PNGs under content-addressed names, then ``report.html`` (the commit point).
 
-    ``body`` refers to plot ``name`` as ``{{img:name}}``. Stale PNGs of earlier reports
+    ``body`` refers to plot ``name`` as ``<@name@>``: escaped text never holds a ``<``,
+    so no message can forge the placeholder. Stale PNGs of earlier reports
     in the folder are removed only after the new page is in place.
     """
     from .writers import atomic_path, atomic_text_output
@@ -129,7 +130,7 @@ def _write_report(directory, title: str, body: str, plots: dict[str, bytes]) -> 
             with atomic_path(directory / filename) as tmp:
                 tmp.write_bytes(data)
     for name, filename in names.items():
-        body = body.replace("{{img:" + name + "}}", _e(filename))
+        body = body.replace(f"<@{name}@>", _e(filename))
     page = _PAGE.format(title=_e(title), csp=_e(CSP), style=_STYLE, body=body, icon=_e(names["icon"]))
     target = directory / REPORT_FILE
     with atomic_text_output(target) as fh:
@@ -194,7 +195,7 @@ def _table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
 
 def _figure_html(name: str, alt: str, caption: str) -> str:
     return (
-        f'<figure><img src="{{{{img:{name}}}}}" alt="{_e(alt)}" width="640">'
+        f'<figure><img src="<@{name}@>" alt="{_e(alt)}" width="640">'
         f"<figcaption>{_e(caption)}</figcaption></figure>"
     )
 

@@ -304,7 +304,8 @@ def test_batch_report_keeps_the_highest_scores_across_chunks():
 
 def test_score_cli_report_escapes_messages(tiny_model, tmp_path):
     path = tmp_path / "m.txt"
-    lines = HOSTILE + [t for *_, t in NEGATIVES]
+    forged = "<@batch_scores@> виходьте на Майдан"  # the report's own image placeholder
+    lines = [*HOSTILE, forged] + [t for *_, t in NEGATIVES]
     path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
     folder = tmp_path / "rep"
     result = CliRunner().invoke(
@@ -319,6 +320,7 @@ def test_score_cli_report_escapes_messages(tiny_model, tmp_path):
     assert "<script" not in page and "<img src=x" not in page and 'onerror="' not in page
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=&quot;window.pwned=2&quot;&gt;" in page
+    assert "&lt;@batch_scores@&gt; виходьте" in page and "<@" not in page
     tables = _tables(page)
     per_input = next(t for t in tables if t[0][0] == "input")
     n = len(lines)
