@@ -151,6 +151,12 @@ def _nan(obj):
 )
 @click.option("--by-file", is_flag=True, help="INPUTS are folders; each .txt file in them is one message.")
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    help="Also write DIR/report.html: score distribution, flagged per input and language, top flagged.",
+)
 @_friendly
 def score(
     inputs,
@@ -167,6 +173,7 @@ def score(
     no_progress,
     by_file,
     models_dir,
+    report_dir,
 ):
     """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
 
@@ -195,7 +202,13 @@ def score(
             id_column=id_column,
             by_file=by_file,
         ).check()
+    if report_dir:
+        from .report import BatchReport, require_matplotlib
+
+        require_matplotlib()  # before a model is loaded, or trained
     model = _load_model(model_ref, models_dir)
+    flag_at = model.threshold if threshold is None else threshold
+    collector = BatchReport(threshold=flag_at, model_version=model.version) if report_dir else None
     summary = score_files(
         inputs,
         output,
@@ -211,10 +224,88 @@ def score(
         only_flagged=only_flagged,
         progress=not no_progress and sys.stderr.isatty(),
         checked=True,  # checked above, before the model was loaded or trained
+        collector=collector,
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
     note = f", input encoding {', '.join(legacy)}" if legacy else ""
     click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
+    if collector is not None:
+        click.echo(f"report: {collector.write(report_dir, seconds=summary.seconds)}", err=True)
+
+
+@cli.command()
+@click.option(
+    "--model", "model_ref", help="Model version in the registry, or a version folder. Default: current."
+)
+@click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    help="Labelled CSV file or folder (text,label[,lang,category,...]; repeatable). Default: datasets/heldout.",
+)
+@click.option(
+    "--report", "report_dir", type=click.Path(file_okay=False), help="Write DIR/report.html with PNG plots."
+)
+@_friendly
+def evaluate(model_ref, models_dir, data, report_dir):
+    """Measure a model on labelled data; print a summary and optionally write an HTML report.
+
+    Prints precision, recall, F1, PR-AUC and false-positive rate at the model's
+    threshold, overall, per language and per category. With --report DIR, also writes
+    DIR/report.html with a precision-recall curve, a reliability diagram, the
+    confusion matrix, score histograms per class, the tables and the model card.
+
+    Example:
+
+        coercion-classifier evaluate --data datasets/heldout --report reports/heldout
+    """
+    from .report import evaluate_model, format_evaluation, read_evaluation_data, require_matplotlib
+
+    if report_dir:
+        require_matplotlib()
+    labelled = read_evaluation_data(list(data) or None)  # bad data fails before a model is loaded
+    result = evaluate_model(_load_model(model_ref, models_dir), labelled)
+    click.echo(format_evaluation(result))
+    if report_dir:
+        from .report import write_evaluation_report
+
+        click.echo(f"report: {write_evaluation_report(result, report_dir)}")
+
+
+@cli.command()
+@click.argument("text")
+@click.option(
+    "--model", "model_ref", help="Model version in the registry, or a version folder. Default: current."
+)
+@click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
+@click.option(
+    "--top", type=click.IntRange(min=1), default=10, show_default=True, help="Features to list each way."
+)
+@_friendly
+def explain(text, model_ref, models_dir, top):
+    """Explain TEXT's score: the words and character fragments that pushed it up and down.
+
+    Lists each n-gram of the (normalised) text with its contribution, tf-idf times the
+    model's weight; the contributions plus the intercept give the decision value, whose
+    Platt scaling is the score. Pass - to read the text from standard input.
+
+    Example:
+
+        coercion-classifier explain "Мамо, виходьте на Майдан, нас тут покинули" --top 5
+    """
+    from .explain import explain as run
+    from .explain import format_explanation
+    from .readers import MAX_CHARS
+
+    truncated = False
+    if text == "-":
+        text = sys.stdin.read(MAX_CHARS + 1)
+    if len(text) > MAX_CHARS:
+        text, truncated = text[:MAX_CHARS], True
+    click.echo(format_explanation(run(text, _load_model(model_ref, models_dir)), top=top))
+    if truncated:
+        click.echo(f"note: only the first {MAX_CHARS:,} characters were explained, as score does", err=True)
 
 
 def _load_model(model_ref, models_dir):

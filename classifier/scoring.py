@@ -194,7 +194,7 @@ def output_columns(id_column: str | None) -> list[str]:
 
 
 def _score_inputs(
-    inputs: list[Input], model, threshold, jobs, chunk_size
+    inputs: list[Input], model, threshold, jobs, chunk_size, collector=None
 ) -> Iterator[tuple[Input, pd.DataFrame]]:
     def tagged():
         for source in inputs:
@@ -203,7 +203,10 @@ def _score_inputs(
 
     with _Engine(model.scorer, threshold, jobs) as engine:
         for (source, records), result in engine.map(tagged()):
-            yield source, _frame(records, result, source.path, source.id_column, threshold)
+            frame = _frame(records, result, source.path, source.id_column, threshold)
+            if collector is not None:  # e.g. report.BatchReport: it needs the texts, which frames lack
+                collector.add(source.path, records, frame)
+            yield source, frame
 
 
 def score_file(
@@ -296,12 +299,15 @@ def score_files(
     progress: bool = False,
     chunk_size: int = CHUNK_SIZE,
     checked: bool = False,
+    collector=None,
 ) -> ScoreSummary:
     """Score inputs into one output (standard output when ``output`` is None).
 
     Every input is checked (exists, known format, text column present) before any
     work starts, unless the caller did so already (``checked=True``). The output file appears only when every row has been written. With
     ``only_flagged``, rows that are neither flagged nor errors are left out.
+    ``collector``, if given, gets ``collector.add(source, records, frame)`` for every
+    scored chunk, before ``only_flagged`` filters it (see :class:`classifier.report.BatchReport`).
 
     Returns
     -------
@@ -329,7 +335,7 @@ def score_files(
         bar = tqdm(unit=" msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
     try:
         with FrameWriter(output, output_format(output, out_format), output_columns(id_column)) as writer:
-            for source, frame in _score_inputs(sources, model, threshold, jobs, chunk_size):
+            for source, frame in _score_inputs(sources, model, threshold, jobs, chunk_size, collector):
                 errors = int((frame["error"] != "").sum())
                 flagged = int((frame["flagged"] == True).sum())  # noqa: E712 - None for error rows
                 summary.rows += len(frame)

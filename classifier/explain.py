@@ -1,0 +1,261 @@
+"""Why a message got its score: the n-grams of the message and what each contributed.
+
+The model's features are hashed, so its weights belong to columns, not to words. To
+explain one message we list the n-grams of *this* text, hash them exactly as the
+scorer does (:func:`classifier.features.hash_ngrams` on the normalised text), and
+give each column its share of the decision value::
+
+    decision = intercept + sum over columns c of  tfidf(c) * coef(c)
+    tfidf(c) = (1 + log count(c)) * idf(c) / ||(1 + log count) * idf||
+
+Those contributions plus the intercept reproduce the model's decision value, and
+Platt scaling of it reproduces the score (tests check both).
+
+Two limits, said plainly in the output:
+
+* two n-grams of this text can fall into the same column (a collision): they share
+  one contribution, and both are listed;
+* a column's weight was learned from every training n-gram that hashed there, so an
+  n-gram's weight may include other n-grams of the training data. With 2^19 columns
+  this is rare for the strong features, but it cannot be ruled out from the text alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .features import hash_ngrams
+from .lang import detect_language
+from .normalize import normalize_codepoints
+from .scorer import _UNFOLD
+
+
+@dataclass
+class Feature:
+    """One hashed column that the message hit.
+
+    Attributes
+    ----------
+    column : int
+    ngrams : list of (str, str, int, tuple of str)
+        ``(kind, n-gram, count, words)`` for each distinct n-gram of the message hashed
+        to this column; more than one is a collision. ``words`` are the words a
+        character fragment was taken from (empty when it is a whole word). ``kind`` is ``word``, ``2 words``
+        (a word pair) or ``chars`` (a character fragment, spaces included).
+    tfidf : float
+        The column's tf-idf value in this message (l2-normalised).
+    weight : float
+        The linear model's coefficient for the column.
+    contribution : float
+        ``tfidf * weight``: how much it moved the decision value.
+    """
+
+    column: int
+    ngrams: list
+    tfidf: float
+    weight: float
+    contribution: float
+
+    def label(self) -> str:
+        """The n-gram(s), readable: ``word "мамо"``, ``chars "их" (вихід)``, joined by ``+`` on a collision."""
+        return " + ".join(
+            f'{kind} "{text}"' + (f" ×{n}" if n > 1 else "") + (f" ({', '.join(words)})" if words else "")
+            for kind, text, n, words in self.ngrams
+        )
+
+
+@dataclass
+class Explanation:
+    """What :func:`explain` found for one message.
+
+    Attributes
+    ----------
+    normalized : str
+        The message as the model sees it (for Latin-script messages, with look-alike
+        letters shown in Latin again).
+    lang : str
+    score : float
+        The calibrated score, equal to :func:`classifier.scoring.score_texts`'.
+    threshold : float
+    flagged : bool
+    decision : float
+        ``intercept + sum(f.contribution for f in features)``.
+    intercept : float
+    features : list of Feature
+        Every column the message hit, strongest push up first.
+    collisions : int
+        Columns hit by more than one distinct n-gram of this message.
+    model_version : str
+    """
+
+    normalized: str
+    lang: str
+    score: float
+    threshold: float
+    flagged: bool
+    decision: float
+    intercept: float
+    features: list
+    collisions: int
+    model_version: str
+
+    def up(self, n: int) -> list[Feature]:
+        """The ``n`` features that pushed the score up most."""
+        return [f for f in self.features if f.contribution > 0][:n]
+
+    def down(self, n: int) -> list[Feature]:
+        """The ``n`` features that pushed the score down most."""
+        return [f for f in reversed(self.features) if f.contribution < 0][:n]
+
+
+def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
+    """Explain one message's score by the n-grams of its text.
+
+    Parameters
+    ----------
+    text : str
+        The raw message.
+    model : LoadedModel
+    threshold : float, optional
+        Default: the model card's threshold.
+
+    Returns
+    -------
+    Explanation
+
+    Raises
+    ------
+    InputError
+        The text is empty after normalisation.
+
+    Examples
+    --------
+    >>> from classifier import load_model
+    >>> e = explain("Мамо, виходьте на Майдан", load_model())  # doctest: +SKIP
+    >>> e.decision == e.intercept + sum(f.contribution for f in e.features)  # doctest: +SKIP
+    True
+    """
+    scorer = model.scorer
+    threshold = model.threshold if threshold is None else float(threshold)
+    cps, _ = normalize_codepoints([text])
+    normalized = cps.tobytes().decode("utf-32-le", "surrogatepass")
+    if not normalized.strip():
+        raise InputError(
+            "the text is empty (after normalisation); pass a message, or - to read it from stdin"
+        )
+    lang = detect_language(text)
+    padded = " " + normalized + " "
+    if lang in ("en", "other"):
+        padded = padded.translate(_UNFOLD)  # as the scorer shows reasons: English reads as English
+    # one kind and word length at a time, so each n-gram's kind is known; columns are the same
+    counts: dict[int, int] = defaultdict(int)
+    seen: dict[int, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    words_of: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)  # ordered sets
+    (clo, chi), (wlo, whi) = scorer.char_ngram_range, scorer.word_ngram_range
+    kinds = [("chars", (clo, chi), (0, 0))] if chi > 0 else []
+    kinds += [("word" if n == 1 else f"{n} words", (0, 0), (n, n)) for n in range(max(wlo, 1), whi + 1)]
+    for kind, chars, words in kinds:
+        grams = hash_ngrams(
+            [normalized], char_ngram_range=chars, word_ngram_range=words, n_features=scorer.n_features
+        )
+        for col, start, end in zip(
+            grams.column.tolist(), grams.start.tolist(), grams.end.tolist(), strict=True
+        ):
+            counts[col] += 1
+            key = (kind, padded[start:end])
+            seen[col][key] += 1
+            if kind == "chars":
+                word = _widen(padded, start, end)
+                if word and word != key[1].strip():
+                    words_of[key][word] = None
+    cols = np.fromiter(counts, dtype=np.int64, count=len(counts))
+    tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+    values = tf * scorer.weights[cols, 0]
+    norm = float(np.sqrt(np.sum(values * values)))
+    contributions = tf * scorer.weights[cols, 1] / norm
+    coefs = scorer.weights[cols, 1] / scorer.weights[cols, 0]  # idf >= 1: no division by zero
+    features = [
+        Feature(
+            column=int(c),
+            ngrams=[
+                (k, t, n, tuple(words_of[(k, t)])[:3])
+                for (k, t), n in sorted(seen[int(c)].items(), key=lambda kv: (kv[0][0] != "word", kv[0]))
+            ],
+            tfidf=float(v / norm),
+            weight=float(w),
+            contribution=float(x),
+        )
+        for c, v, w, x in zip(cols, values, coefs, contributions, strict=True)
+    ]
+    features.sort(key=lambda f: -f.contribution)
+    decision = scorer.intercept + float(np.sum(contributions))
+    score = float(scorer.calibrate(np.array([decision]))[0])
+    return Explanation(
+        normalized=padded[1:-1],
+        lang=lang,
+        score=score,
+        threshold=threshold,
+        flagged=score >= threshold,
+        decision=decision,
+        intercept=scorer.intercept,
+        features=features,
+        collisions=sum(1 for f in features if len(f.ngrams) > 1),
+        model_version=model.version,
+    )
+
+
+def _widen(padded: str, start: int, end: int) -> str:
+    """The word(s) around a character fragment, so that "ай" reads as "(майдан)"."""
+
+    def is_word(ch):
+        return ch.isalnum() or ch == "'"
+
+    while start > 0 and is_word(padded[start - 1]) and is_word(padded[start]):
+        start -= 1
+    while end < len(padded) and is_word(padded[end]) and is_word(padded[end - 1]):
+        end += 1
+    return padded[start:end].strip(' ,.;:!?-"()«»…')
+
+
+def format_explanation(e: Explanation, top: int = 10) -> str:
+    """The explanation as the CLI prints it.
+
+    Parameters
+    ----------
+    e : Explanation
+    top : int, default=10
+        How many features to list each way.
+
+    Returns
+    -------
+    str
+    """
+    lines = [
+        f"model {e.model_version}  threshold {e.threshold:.4f}",
+        f"score {e.score:.6f}  {'FLAGGED' if e.flagged else 'not flagged'}  (language {e.lang})",
+        f"decision value {e.decision:+.4f} = intercept {e.intercept:+.4f} + the contributions of "
+        f"{len(e.features)} hashed columns; the score is its Platt scaling",
+        f"normalised text: {e.normalized[:300]}{'…' if len(e.normalized) > 300 else ''}",
+    ]
+    lines.append("each line: contribution = tf-idf × weight, then the n-gram (×k: it occurs k times)")
+    for title, feats in (("pushed the score up", e.up(top)), ("pushed the score down", e.down(top))):
+        lines.append(f"{title}:")
+        if not feats:
+            lines.append("  (none)")
+        for f in feats:
+            lines.append(
+                f"  {f.contribution:+8.4f}  = tf-idf {f.tfidf:.4f} × weight {f.weight:+8.3f}  {f.label()}"
+            )
+    if e.collisions:
+        lines.append(
+            f"note: {e.collisions} column(s) are shared by two or more n-grams of this text (joined with +): "
+            "they share one contribution"
+        )
+    lines.append(
+        "note: features are hashed; a weight may also carry other training n-grams that share its column"
+    )
+    return "\n".join(lines)
