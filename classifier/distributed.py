@@ -247,6 +247,16 @@ def plan_partitions(paths, options: ReadOptions, block_size: int = BLOCK_SIZE) -
     return parts
 
 
+def auto_block_size(paths, threads: int) -> int:
+    """Bytes per partition: :data:`BLOCK_SIZE`, or less so that every worker thread gets work.
+
+    With at least four partitions per thread, a slow or restarted worker delays the end
+    of the run by a small fraction; never below 1 MiB, where per-task overhead would show.
+    """
+    total = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+    return int(min(BLOCK_SIZE, max(1 << 20, total // (4 * max(1, threads)))))
+
+
 def _splittable_encoding(path: str, given: str | None) -> str | None:
     """The file's encoding if it can be cut at line starts, else None (gzip, UTF-16/32)."""
     with open(path, "rb") as fh:
@@ -507,10 +517,10 @@ def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict
             counts["flagged"] += int((frame["flagged"] == True).sum())  # noqa: E712 - None on errors
             if job.only_flagged:
                 frame = frame[(frame["flagged"] == True) | (frame["error"] != "")]  # noqa: E712
-            if len(frame) or (job.out_format == "csv" and counts["written"] == 0):
-                writer.write(frame)  # an empty CSV part still gets its header
-            counts["written"] += len(frame)
-        if counts["rows"] == 0 and job.out_format == "csv":
+            if len(frame):
+                writer.write(frame)
+                counts["written"] += len(frame)
+        if counts["written"] == 0 and job.out_format == "csv":  # an empty CSV part still gets its header
             writer.write(_frame([], ([], np.zeros(0), []), part.source, id_column, job.threshold))
     return {"index": part.index, "source": part.source, "encoding": source.encoding, "file": name, **counts}
 
@@ -613,7 +623,7 @@ def score_distributed(
     only_flagged: bool = False,
     overwrite: bool = False,
     progress: bool = False,
-    block_size: int = BLOCK_SIZE,
+    block_size: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     checked: bool = False,
 ) -> DistributedSummary:
@@ -640,8 +650,9 @@ def score_distributed(
         As in :func:`classifier.scoring.score_files`.
     overwrite : bool, default=False
         Replace an existing, non-empty ``outdir`` (once the new one is complete).
-    block_size : int
-        Bytes of txt/jsonl (or parquet row groups) per partition.
+    block_size : int, optional
+        Bytes of txt/jsonl (or parquet row groups) per partition. Default:
+        :func:`auto_block_size` for the cluster.
     checked : bool, default=False
         The caller already checked the inputs (exist, format, text column).
 
@@ -667,19 +678,22 @@ def score_distributed(
             options.open(path).check()
     model = _default_model(model)
     threshold = model.threshold if threshold is None else threshold
-    parts = plan_partitions(paths, options, block_size)
     blob = model_blob(model)
     start = time.perf_counter()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent)).resolve()
     try:
         os.chmod(folder, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
-        job = _Job(options, threshold, str(folder), out_format, len(parts), only_flagged, chunk_size)
         with contextlib.ExitStack() as stack:
             if client is None:
                 client = stack.enter_context(connect(scheduler, jobs))
+            threads = client.nthreads()
+            parts = plan_partitions(
+                paths, options, block_size or auto_block_size(paths, sum(threads.values()))
+            )
+            job = _Job(options, threshold, str(folder), out_format, len(parts), only_flagged, chunk_size)
             results = _run(client, parts, blob, job, progress)
-            n_workers = len(client.scheduler_info()["workers"])
+            n_workers = len(threads)
         summary = _summarize(results, parts, model, threshold, outdir, out_format, n_workers)
         summary.seconds = time.perf_counter() - start
         _write_summary(folder / SUMMARY_FILE, summary, results, model, threshold, out_format, id_column)
@@ -707,8 +721,12 @@ def _run(client, parts: list[Partition], blob: ModelBlob, job: _Job, progress: b
     for part in parts:
         layout = None
         if part.block is not None:
-            if part.path not in layouts:
-                blocks = [p for p in parts if p.path == part.path and p.block is not None]
+            first = part.index - part.block_no  # a file's blocks are consecutive partitions
+            if first not in layouts:
+                n = 1
+                while first + n < len(parts) and parts[first + n].block_no == n:
+                    n += 1
+                blocks = parts[first : first + n]
                 limit = MAX_CHARS if _is_txt(part, job.options) else MAX_JSON_LINE
                 counts = [
                     client.submit(
@@ -721,8 +739,8 @@ def _run(client, parts: list[Partition], blob: ModelBlob, job: _Job, progress: b
                     )
                     for p in blocks
                 ]
-                layouts[part.path] = client.submit(_first_rows, *counts, key=f"rows-{run}-{part.index}")
-            layout = layouts[part.path]
+                layouts[first] = client.submit(_first_rows, *counts, key=f"rows-{run}-{part.index}")
+            layout = layouts[first]
         futures.append(
             client.submit(score_partition, part, layout, model, job, key=f"score-{run}-{part.index:06d}")
         )

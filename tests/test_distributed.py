@@ -166,6 +166,7 @@ def test_a_worker_refuses_a_scorer_that_does_not_match_the_card(tiny_model):
 
 def test_dask_engine_equals_local_engine(client, tiny_model, tmp_path):
     paths = _corpus(tmp_path / "in")
+    paths.append(paths[0])  # the same file twice: twice its rows, as the local engine gives
     expected = _local(paths, tiny_model, tmp_path / "local.parquet")
     outdir = tmp_path / "out"
     summary = dist.score_distributed(paths, outdir, tiny_model, client=client, block_size=8192)
@@ -276,6 +277,26 @@ def test_cli_bad_scheduler_is_one_line(tiny_model, tmp_path, monkeypatch):
         assert result.stderr.startswith(f"Error: cannot reach the Dask scheduler at {address} (")
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert not (tmp_path / "out").exists() and _no_leftovers(tmp_path / "out")
+
+
+def test_by_file_folders_and_only_flagged_as_the_local_engine(client, tiny_model, tmp_path):
+    for folder, texts in (("calls", TEXTS[:12]), ("more", ["", *TEXTS[12:20]])):
+        (tmp_path / folder).mkdir()
+        for i, text in enumerate(texts):
+            (tmp_path / folder / f"{i:02d}.txt").write_text(text, encoding="utf-8")
+    inputs = [str(tmp_path / "calls"), str(tmp_path / "more") + "/"]
+    options = dict(by_file=True, only_flagged=True)
+    local = score_files(inputs, str(tmp_path / "local.jsonl"), tiny_model, jobs=1, **options)
+    summary = dist.score_distributed(
+        inputs, tmp_path / "out", tiny_model, client=client, out_format="jsonl", **options
+    )
+    assert (summary.rows, summary.flagged, summary.written) == (local.rows, local.flagged, local.written)
+    assert summary.written < summary.rows  # something was left out
+    parts = sorted((tmp_path / "out").glob("part-*.jsonl"))
+    assert len(parts) == 2
+    assert "".join(p.read_text(encoding="utf-8") for p in parts) == (tmp_path / "local.jsonl").read_text(
+        encoding="utf-8"
+    )
 
 
 # --- a worker dies mid-run (kills a worker of the module's cluster: keep it last) -----------
