@@ -488,7 +488,6 @@ def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict
         ``scored``, ``flagged``, ``errors``, ``written``.
     """
     _visible(part.path)
-    _visible(job.folder)
     scorer = worker_scorer(blob)
     source = job.options.open(part.path)
     if part.block is not None:
@@ -501,6 +500,9 @@ def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict
     counts = dict.fromkeys(("rows", "scored", "flagged", "errors", "written"), 0)
     name = part_name(part.index, job.count, job.out_format)
     id_column = job.options.id_column
+    # Checked last: after a failed run the client removes the folder, and a task that
+    # starts late must not create it again (the writer makes missing parent folders).
+    _visible(job.folder)
     with FrameWriter(os.path.join(job.folder, name), job.out_format, output_columns(id_column)) as writer:
         for chunk, texts in _chunks(records, job.chunk_size):
             for record in chunk:
@@ -588,16 +590,45 @@ def connect(scheduler: str | None = None, workers: int | None = None):
                     f"with 'dask worker {scheduler}'"
                 ) from None
         else:
-            cluster = stack.enter_context(
-                distributed.LocalCluster(
-                    n_workers=workers or os.cpu_count() or 1,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
+            try:
+                cluster = stack.enter_context(
+                    distributed.LocalCluster(
+                        n_workers=workers or os.cpu_count() or 1,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
                 )
-            )
-            client = stack.enter_context(distributed.Client(cluster))
+                client = stack.enter_context(distributed.Client(cluster))
+            except Exception as exc:
+                raise ClusterError(f"cannot start a local Dask cluster ({_one_line(exc)})") from None
+        _check_workers(client)
         yield client
+
+
+def _worker_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _check_workers(client) -> None:
+    """Refuse workers that cannot import this package, or run another version of it."""
+    from . import __version__
+
+    try:
+        versions = client.run(_worker_version)
+    except Exception as exc:
+        raise ClusterError(
+            f"the Dask workers cannot run coercion-classifier ({_one_line(exc)}); install version "
+            f"{__version__} on every worker"
+        ) from None
+    other = sorted({v for v in versions.values() if v != __version__})
+    if other:
+        raise ClusterError(
+            f"some Dask workers run coercion-classifier {', '.join(other)}, this is {__version__}; "
+            "install the same version on every worker"
+        )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -761,8 +792,10 @@ def _run(client, parts: list[Partition], blob: ModelBlob, job: _Job, progress: b
                     f"task {exc.task!r} ran on {exc.allowed_failures + 1} workers and each died while "
                     "running it (out of memory?); see the workers' logs"
                 ) from None
-            except (OSError, distributed.client.FutureCancelledError, TimeoutError) as exc:
-                raise ClusterError(f"the Dask cluster failed: {_one_line(exc)}") from None
+            except Exception as exc:  # lost scheduler, or a bug: the worker's log has the traceback
+                raise ClusterError(
+                    f"the Dask run failed ({type(exc).__name__}: {_one_line(exc)}); see the workers' logs"
+                ) from None
             results[result["index"]] = result
             if bar is not None:
                 bar.update(1)
