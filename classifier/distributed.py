@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import fsync_dir
+from ._files import default_mode, fsync_dir
 from .errors import ClassifierError, ClusterError, InputError, ModelIntegrityError
 from .readers import (
     _GZIP_MAGIC,
@@ -95,7 +95,8 @@ def check_request(engine, inputs, output, *, scheduler=None, overwrite=False, ou
     ------
     InputError
         Dask-only options without ``--engine dask``, no ``-o``, standard input, an
-        output folder that exists and is not empty (without ``overwrite``).
+        input inside the output folder, an output folder that exists and is not empty
+        (without ``overwrite``).
     ClusterError
         Dask is not installed.
     """
@@ -118,6 +119,10 @@ def check_request(engine, inputs, output, *, scheduler=None, overwrite=False, ou
                 "parquet output needs pyarrow: pip install '.[dask]', or pass --format csv"
             ) from None
     _check_outdir(Path(output), overwrite)
+    out = Path(output).resolve()
+    for path in expand_inputs(inputs):
+        if out in Path(path).resolve().parents:  # --overwrite would delete it after the run
+            raise InputError(f"{path} is inside the output folder {output}; write the output elsewhere")
 
 
 def _require_dask():
@@ -700,9 +705,9 @@ def score_distributed(
     out_format = out_format or "parquet"
     if out_format not in OUTPUT_FORMATS:
         raise InputError(f"unknown output format {out_format!r}; use csv, jsonl or parquet")
-    outdir = Path(outdir)
+    shown, outdir = str(outdir), Path(outdir).resolve()  # "." and "x/.." have no usable name
     paths = expand_inputs(inputs)
-    check_request("dask", paths, str(outdir), overwrite=overwrite, out_format=out_format)
+    check_request("dask", paths, shown, overwrite=overwrite, out_format=out_format)
     options = ReadOptions(in_format, encoding, text_column, id_column, by_file)
     if not checked:
         for path in paths:
@@ -714,7 +719,7 @@ def score_distributed(
     outdir.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent)).resolve()
     try:
-        os.chmod(folder, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
+        os.chmod(folder, default_mode(directory=True))  # mkdtemp makes 0700 folders
         with contextlib.ExitStack() as stack:
             if client is None:
                 client = stack.enter_context(connect(scheduler, jobs))
@@ -725,7 +730,7 @@ def score_distributed(
             job = _Job(options, threshold, str(folder), out_format, len(parts), only_flagged, chunk_size)
             results = _run(client, parts, blob, job, progress)
             n_workers = len(threads)
-        summary = _summarize(results, parts, model, threshold, outdir, out_format, n_workers)
+        summary = _summarize(results, shown, n_workers)
         summary.seconds = time.perf_counter() - start
         _write_summary(folder / SUMMARY_FILE, summary, results, model, threshold, out_format, id_column)
         _publish(folder, outdir)
@@ -733,12 +738,6 @@ def score_distributed(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return summary
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _run(client, parts: list[Partition], blob: ModelBlob, job: _Job, progress: bool) -> list[dict]:
@@ -826,8 +825,8 @@ class _Exact:
         return sum(1 for _ in records)
 
 
-def _summarize(results, parts, model, threshold, outdir, out_format, n_workers) -> DistributedSummary:
-    summary = DistributedSummary(partitions=len(parts), workers=n_workers, outdir=str(outdir))
+def _summarize(results, outdir: str, n_workers: int) -> DistributedSummary:
+    summary = DistributedSummary(partitions=len(results), workers=n_workers, outdir=outdir)
     for r in results:
         for key in ("rows", "scored", "flagged", "errors", "written"):
             setattr(summary, key, getattr(summary, key) + r[key])

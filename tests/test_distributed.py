@@ -242,6 +242,7 @@ def test_cli_dask_engine_writes_the_local_engines_rows(client, tiny_model, tmp_p
         (["-", "--engine", "dask", "-o", "{tmp}/out"], "cannot read standard input"),
         (["--scheduler", "tcp://127.0.0.1:1", "-o", "{tmp}/o.csv"], "need --engine dask"),
         (["--engine", "dask", "-o", "{file}"], "is a file"),
+        (["--engine", "dask", "-o", "{tmp}/.", "--overwrite"], "is inside the output folder"),
     ],
 )
 def test_cli_refuses_before_any_work(tmp_path, args, message):
