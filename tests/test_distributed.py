@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -322,6 +323,16 @@ class _SlowPartitions(WorkerPlugin):
         dist._visible = self.original
 
 
+def _run_twice(dask_scheduler):
+    """Scoring tasks that the scheduler sent to a worker more than once."""
+    sent = Counter(
+        str(t.key)
+        for t in dask_scheduler.transition_log
+        if t.finish == "processing" and str(t.key).startswith("score-")
+    )
+    return sorted(key for key, n in sent.items() if n > 1)
+
+
 def test_a_killed_worker_costs_no_row(client, tiny_model, tmp_path):
     (tmp_path / "in").mkdir()
     path = tmp_path / "in" / "m.txt"
@@ -350,6 +361,7 @@ def test_a_killed_worker_costs_no_row(client, tiny_model, tmp_path):
     finally:
         client.unregister_worker_plugin(_SlowPartitions.name)
     assert 4 <= killed["after"] < summary.partitions  # the kill came mid-run
+    assert client.run_on_scheduler(_run_twice)  # Dask ran the dead worker's partition again
     got = _parts(outdir)
     assert got["row"].tolist() == list(range(1, 3001))  # every row, once, in order
     pd.testing.assert_frame_equal(got, expected)
