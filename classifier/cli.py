@@ -115,7 +115,10 @@ def _nan(obj):
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Output file (default: stdout)."
+    "-o",
+    "--output",
+    type=click.Path(allow_dash=True),
+    help="Output file (default: stdout); with --engine dask, an output folder.",
 )
 @click.option(
     "--format",
@@ -152,6 +155,23 @@ def _nan(obj):
 @click.option("--by-file", is_flag=True, help="INPUTS are folders; each .txt file in them is one message.")
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
 @click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="dask: score on a Dask cluster into the folder -o (part files + _summary.json); pip install '.[dask]'.",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="With --engine dask: a running Dask scheduler. Default: a local cluster of --jobs workers.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="With --engine dask: replace the -o folder once the new one is complete.",
+)
+@click.option(
     "--report",
     "report_dir",
     type=click.Path(file_okay=False),
@@ -173,6 +193,9 @@ def score(
     no_progress,
     by_file,
     models_dir,
+    engine,
+    scheduler,
+    overwrite,
     report_dir,
 ):
     """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
@@ -190,9 +213,11 @@ def score(
 
         coercion-classifier score "dumps/*.jsonl.gz" --id-column msg_id -o flagged.csv --only-flagged
     """
+    from .distributed import check_request
     from .readers import Input, expand_inputs
     from .scoring import score_files
 
+    check_request(engine, inputs, output, scheduler=scheduler, overwrite=overwrite, out_format=out_format)
     for path in expand_inputs(inputs):  # refuse unusable inputs before any work
         Input(
             path,
@@ -209,7 +234,12 @@ def score(
     model = _load_model(model_ref, models_dir)
     flag_at = model.threshold if threshold is None else threshold
     collector = BatchReport(threshold=flag_at, model_version=model.version) if report_dir else None
-    summary = score_files(
+    run, extra = score_files, {}
+    if engine == "dask":  # the same options; the output is a folder of parts
+        from .distributed import score_distributed as run
+
+        extra = dict(scheduler=scheduler, overwrite=overwrite)
+    summary = run(
         inputs,
         output,
         model,
@@ -225,6 +255,7 @@ def score(
         progress=not no_progress and sys.stderr.isatty(),
         checked=True,  # checked above, before the model was loaded or trained
         collector=collector,
+        **extra,
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
     note = f", input encoding {', '.join(legacy)}" if legacy else ""

@@ -36,3 +36,7 @@ class RegistryLockedError(ClassifierError, RuntimeError):
 
 class VersionMismatchError(ClassifierError, RuntimeError):
     """A pickled model saved by library versions that cannot be trusted to load it."""
+
+
+class ClusterError(ClassifierError, RuntimeError):
+    """The Dask engine cannot run: Dask missing, scheduler unreachable, workers lost."""

@@ -411,7 +411,7 @@ class Input:
             cut = len(text) > MAX_CHARS or more
             yield _check_text(Record(n, text[:MAX_CHARS].strip("\r\n"), source=str(p), truncated=cut))
 
-    def _read_parquet(self) -> Iterator[Record]:
+    def _read_parquet(self, row_groups=None, first: int = 1) -> Iterator[Record]:
         try:
             import pyarrow.parquet as pq
         except ImportError:
@@ -429,8 +429,8 @@ class Input:
                     f"{self.path}: no column {name!r}; the columns are: {', '.join(names)}; pass {what} NAME"
                 )
         columns = [self.text_column] + ([self.id_column] if self.id_column else [])
-        n = 0
-        for batch in pf.iter_batches(batch_size=8192, columns=columns):
+        n = first - 1
+        for batch in pf.iter_batches(batch_size=8192, columns=columns, row_groups=row_groups):
             texts = batch.column(0).to_pylist()
             ids = batch.column(1).to_pylist() if self.id_column else [None] * len(texts)
             for text, rid in zip(texts, ids, strict=True):
@@ -526,8 +526,8 @@ def _lines(fh, limit: int) -> Iterator[tuple[str, bool]]:
             yield line, False
 
 
-def _read_txt(fh) -> Iterator[Record]:
-    for n, (line, cut) in enumerate(_lines(fh, MAX_CHARS), start=1):
+def _read_txt(fh, first: int = 1) -> Iterator[Record]:
+    for n, (line, cut) in enumerate(_lines(fh, MAX_CHARS), start=first):
         yield _check_text(Record(n, line.rstrip("\r\n"), truncated=cut))
 
 
@@ -751,9 +751,8 @@ def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Rec
         yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=cut or len(text) > MAX_CHARS))
 
 
-def _read_jsonl(fh, path, text_column, id_column) -> Iterator[Record]:
-    checked = False
-    for n, (line, cut) in enumerate(_lines(fh, MAX_JSON_LINE), start=1):
+def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool = False) -> Iterator[Record]:
+    for n, (line, cut) in enumerate(_lines(fh, MAX_JSON_LINE), start=first):
         if cut:
             yield Record(n, None, error=f"JSON line longer than {MAX_JSON_LINE:,} characters; not parsed")
             continue
@@ -801,3 +800,73 @@ def read_records(
     [(1, ''), (2, 'empty text')]
     """
     return Input(path, fmt=fmt, encoding=encoding, text_column=text_column, id_column=id_column).records()
+
+
+# --- one part of an input (the Dask engine reads big files as several partitions) ------
+
+
+class _Window(io.RawIOBase):
+    """The bytes ``[begin, end)`` of an open binary file, as a raw stream."""
+
+    def __init__(self, fh, begin: int, end: int):
+        fh.seek(begin)
+        self._fh, self._left = fh, max(0, end - begin)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self._fh.read(min(len(buffer), self._left))
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+
+def read_part(
+    source: Input, *, first_row: int = 1, byte_range=None, row_groups=None, encoding=None
+) -> Iterator[Record]:
+    """Stream the records of one part of an input, numbered as when the whole input is read.
+
+    Parameters
+    ----------
+    source : Input
+    first_row : int, default=1
+        The row number of the part's first record in the whole input.
+    byte_range : (int, int), optional
+        Bytes ``[begin, end)`` of an uncompressed txt or jsonl file, both at line
+        starts, in an encoding where line breaks are single bytes (UTF-8, cp1251,
+        KOI8). A line break never falls inside a character there, so each piece
+        decodes exactly as it does within the whole file.
+    row_groups : list of int, optional
+        Row groups of a parquet file.
+    encoding : str, optional
+        The whole file's encoding (detected from its start), for ``byte_range``.
+
+    Yields
+    ------
+    Record
+        The same records, errors and truncation as :meth:`Input.records` gives for
+        these rows. Without ``byte_range`` or ``row_groups``, the whole input.
+    """
+    if row_groups is not None:
+        yield from source._read_parquet(list(row_groups), first_row)
+        return
+    if byte_range is None:
+        yield from source.records()
+        return
+    begin, end = byte_range
+    if begin > 0 and codecs.lookup(encoding).name == "utf-8-sig":
+        encoding = "utf-8"  # only the file's first part starts with the BOM
+    source.encoding = encoding
+    try:
+        with open(source.path, "rb") as raw:
+            stream = io.BufferedReader(_Window(raw, begin, end), buffer_size=1 << 16)
+            fh = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+            if source.format == "txt":
+                yield from _read_txt(fh, first_row)
+            else:  # a later part: the text field was checked on the file's first object
+                yield from _read_jsonl(
+                    fh, source.path, source.text_column, source.id_column, first_row, checked=begin > 0
+                )
+    except OSError as exc:
+        raise InputError(f"{source.path}: cannot read ({exc}); is the file complete?") from None

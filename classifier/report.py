@@ -775,6 +775,27 @@ class BatchReport:
                 heapq.heapreplace(self._top, (*key, item))
         self._seq += len(frame)
 
+    def merge(self, other: BatchReport) -> None:
+        """Add another collector's counts and top messages, as if its chunks came next.
+
+        The Dask engine collects one report per partition on the workers and merges
+        them in partition order, so the result equals the local engine's.
+        """
+        self.histogram += other.histogram
+        for mine, theirs in ((self.by_source, other.by_source), (self.by_lang, other.by_lang)):
+            for key, counts in theirs.items():
+                kept = mine.setdefault(key, [0] * len(counts))
+                for i, n in enumerate(counts):
+                    kept[i] += n
+        self.truncated += other.truncated
+        for score, neg_seq, item in other._top:
+            key = (score, neg_seq - self._seq)  # their rows come after ours
+            if len(self._top) < self.top_n:
+                heapq.heappush(self._top, (*key, item))
+            elif key > self._top[0][:2]:
+                heapq.heapreplace(self._top, (*key, item))
+        self._seq += other._seq
+
     def top(self) -> list[dict]:
         """The kept flagged messages, highest score first (earlier rows first on ties)."""
         return [item for *_, item in sorted(self._top, key=lambda t: (-t[0], -t[1]))]
