@@ -5,7 +5,7 @@ Public API (re-exports)::
     from classifier import train, load_model, score_texts, score_file, score_files
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .registry import LoadedModel, Registry
 from .scoring import score_file, score_files, score_texts

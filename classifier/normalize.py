@@ -43,6 +43,11 @@ import numpy as np
 
 from . import _kernels
 
+# What a text's features are: normalisation plus n-gram hashing. Bump it whenever either
+# changes what the model sees, so that models built before are refused, not misread.
+# 2: leetspeak at word edges, "1" as и in Russian text, placeholders after case folding.
+FEATURES_VERSION = 2
+
 # Characters that render as nothing (or nearly) and are used to break up words.
 _INVISIBLE = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import VersionMismatchError
 from .evaluation import binary_metrics, out_of_fold_scores, sliced_metrics
 from .labels import load_store, store_files
 from .model import build_pipeline, choose_threshold
@@ -115,7 +116,13 @@ def retrain(
             out.promoted = True
             out.reasons.append("there was no current model")
             return out
-        current = registry.load(current_version)
+        try:
+            current = registry.load(current_version)
+        except VersionMismatchError as exc:  # built for another version of the tool: unusable here
+            registry.set_current(result.version, action="retrain (current model unusable)")
+            out.promoted = True
+            out.reasons.append(f"the current model cannot be used: {exc}")
+            return out
         candidate = registry.load(result.version)
 
         if heldout:

@@ -234,7 +234,8 @@ class Registry:
                 "version": version,
                 "created": created.isoformat(timespec="seconds"),
                 "versions": library_versions(),
-                **{k: v for k, v in card.items() if k not in ("version", "created")},
+                "features_version": _features_version(),
+                **{k: v for k, v in card.items() if k not in ("version", "created", "features_version")},
                 "model_file": MODEL_FILE,
                 "model_sha256": file_sha256(model_path),
                 "scorer_file": SCORER_FILE,
@@ -293,6 +294,13 @@ class Registry:
                 "Retrain with 'coercion-classifier retrain'"
             )
         verify_files(folder, card)
+        built, computed = card.get("features_version", 1), _features_version()
+        if built != computed:
+            raise VersionMismatchError(
+                f"model {version} was built on text features of version {built}, and this "
+                f"coercion-classifier computes version {computed} (normalisation changed); its scores "
+                "would be wrong. Rebuild it from the label store with 'coercion-classifier retrain'"
+            )
         return LoadedModel(version=version, path=folder, card=card)
 
     def import_model(self, folder, *, trust: bool = False) -> str:
@@ -390,6 +398,12 @@ def verify_files(folder: Path, card: dict) -> None:
                 f"{path} does not match its model card (SHA-256 {actual[:12]}... vs {str(expected)[:12]}...): "
                 "truncated, corrupted or replaced; refusing to load it. Retrain with 'coercion-classifier retrain'"
             )
+
+
+def _features_version() -> int:
+    from .normalize import FEATURES_VERSION  # imported late: listing models needs no numba
+
+    return FEATURES_VERSION
 
 
 def check_versions(card: dict) -> None:

@@ -328,6 +328,7 @@ def test_ten_million_empty_lines_are_ten_million_error_rows(tmp_path):
     assert n == 10_000_000
 
 
+@pytest.mark.slow
 def test_csv_record_of_countless_small_fields_is_cut_and_the_next_survives(tmp_path):
     p = tmp_path / "wide.csv"
     p.write_text("text,id\nпершийрядок,1" + ",x" * 3_000_000 + "\nдругий,2\n", encoding="utf-8")

@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -154,6 +155,17 @@ def test_gate_promotes_an_equal_candidate_and_records_parent(project):
     assert result.promoted and registry.current_version() == result.candidate != first
     card = registry.card(result.candidate)
     assert card["parent"] == first and card["data_changes"]["rows_added"] == 0
+
+
+def test_retrain_replaces_a_model_built_on_older_text_features(project):
+    _home, registry, first = project
+    card_path = registry.root / first / "model.json"
+    card = json.loads(card_path.read_text())
+    card["features_version"] = 1
+    card_path.write_text(json.dumps(card))
+    result = retrain(quiet=True)
+    assert result.promoted and registry.current_version() == result.candidate != first
+    assert "cannot be used" in result.reasons[0] and "text features of version 1" in result.reasons[0]
 
 
 def test_gate_refuses_a_worse_candidate_then_force_promotes(project):

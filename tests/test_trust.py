@@ -74,6 +74,24 @@ def test_other_sklearn_version_is_refused_before_unpickling(registry, monkeypatc
         loaded.pipeline  # noqa: B018 - the property unpickles
 
 
+@pytest.mark.parametrize("built", [1, None])  # None: a card from before the field existed
+def test_model_built_on_other_text_features_is_refused(registry, built):
+    from classifier.normalize import FEATURES_VERSION
+
+    version = registry.current_version()
+    card = _card(registry, version)
+    assert card["features_version"] == FEATURES_VERSION
+    if built is None:
+        del card["features_version"]
+    else:
+        card["features_version"] = built
+    (registry.root / version / "model.json").write_text(json.dumps(card))
+    with pytest.raises(
+        VersionMismatchError, match=r"text features of version 1.*'coercion-classifier retrain'"
+    ):
+        registry.load()
+
+
 def test_cli_errors_are_one_line(registry, tmp_path):
     (registry.root / registry.current_version() / "model.joblib").write_bytes(b"")
     (tmp_path / "m.txt").write_text("мамо\n", encoding="utf-8")
