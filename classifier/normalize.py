@@ -166,6 +166,22 @@ def _placeholders(text: str) -> str:
     return text
 
 
+def _nfkc(joined: str) -> str:
+    """NFKC of a joined batch, normalising only the messages that need it.
+
+    One message with an emoji or an ellipsis would otherwise cost the whole batch a
+    normalisation. Per message is the same: the separator never combines with anything.
+    """
+    if unicodedata.is_normalized("NFKC", joined):
+        return joined
+    return _SEP.join(
+        [
+            t if unicodedata.is_normalized("NFKC", t) else unicodedata.normalize("NFKC", t)
+            for t in joined.split(_SEP)
+        ]
+    )
+
+
 def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
     """Normalise a batch straight to code points, for the compiled feature code.
 
@@ -180,11 +196,8 @@ def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
     joined = _SEP.join(texts)
     if _INVISIBLE_RE.search(joined):  # before NFKC, so that "а\u200b\u0306" composes like "а\u0306"
         joined = _INVISIBLE_RE.sub("", joined)
-    if not unicodedata.is_normalized("NFKC", joined):
-        joined = unicodedata.normalize("NFKC", joined)
-    joined = joined.casefold()
-    if not unicodedata.is_normalized("NFKC", joined):  # casefold can undo NFKC ("ǅ", "İ"...)
-        joined = unicodedata.normalize("NFKC", joined)
+    joined = _nfkc(joined)
+    joined = _nfkc(joined.casefold())  # casefold can undo NFKC ("ǅ", "İ"...)
     # Placeholders last, on the cleaned text, so that a second pass finds nothing new
     # (an invisible character or a capital letter no longer hides a link or a mention).
     if "@" in joined or "." in joined or "://" in joined:

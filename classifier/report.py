@@ -255,21 +255,14 @@ def read_evaluation_data(paths=None) -> EvaluationData:
     ['text', 'label', 'lang', 'category']
     """
     from . import config
-    from .labels import data_sha256
+    from .labels import data_sha256, store_files
     from .lang import detect_languages
     from .merge import normalize_label
 
-    files: list[Path] = []
-    for p in map(Path, paths or [config.heldout_dir()]):
-        if p.is_dir():
-            found = sorted(p.glob("*.csv"))
-            if not found:
-                raise InputError(f"{p}: no .csv files in this folder; pass a labelled CSV with --data")
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"{p}: no such file or folder; pass a labelled CSV with --data")
+    try:
+        files = store_files(paths or [config.heldout_dir()])
+    except DataError as exc:  # a path that is not there is unusable input, as for score
+        raise InputError(str(exc)) from None
     frames = []
     for f in files:
         try:

@@ -193,7 +193,7 @@ def test_report_replaces_an_old_one_only_when_complete(tiny_model, tmp_path, mon
         (["--model", "19990101T000000Z"], "Error: model version '19990101T000000Z' does not exist in "),
         (
             ["--data", "missing.csv"],
-            "Error: missing.csv: no such file or folder; pass a labelled CSV with --data",
+            "Error: missing.csv: no such file or folder; run from the repository root or pass --data PATH",
         ),
         (
             ["--data", "nolabel.csv"],
