@@ -228,7 +228,8 @@ def score(
             by_file=by_file,
         ).check()
     if report_dir:
-        from .report import BatchReport, require_matplotlib
+        from .batch_report import BatchReport
+        from .report_page import require_matplotlib
 
         require_matplotlib()  # before a model is loaded, or trained
     model = _load_model(model_ref, models_dir)

@@ -490,7 +490,7 @@ def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict
     counts = dict.fromkeys(("rows", "scored", "flagged", "errors", "written"), 0)
     report = None
     if job.report is not None:
-        from .report import BatchReport
+        from .batch_report import BatchReport
 
         version, top_n, max_text = job.report
         report = BatchReport(threshold=job.threshold, model_version=version, top_n=top_n, max_text=max_text)
@@ -686,7 +686,7 @@ def score_distributed(
         :func:`auto_block_size` for the cluster.
     checked : bool, default=False
         The caller already checked the inputs (exist, format, text column).
-    collector : classifier.report.BatchReport, optional
+    collector : classifier.batch_report.BatchReport, optional
         Gets every partition's report merged in, in input order (``score --report``).
 
     Returns

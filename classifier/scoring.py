@@ -204,7 +204,7 @@ def _score_inputs(
     with _Engine(model.scorer, threshold, jobs) as engine:
         for (source, records), result in engine.map(tagged()):
             frame = _frame(records, result, source.path, source.id_column, threshold)
-            if collector is not None:  # e.g. report.BatchReport: it needs the texts, which frames lack
+            if collector is not None:  # e.g. batch_report.BatchReport: it needs the texts, which frames lack
                 collector.add(source.path, records, frame)
             yield source, frame
 
@@ -307,7 +307,7 @@ def score_files(
     work starts, unless the caller did so already (``checked=True``). The output file appears only when every row has been written. With
     ``only_flagged``, rows that are neither flagged nor errors are left out.
     ``collector``, if given, gets ``collector.add(source, records, frame)`` for every
-    scored chunk, before ``only_flagged`` filters it (see :class:`classifier.report.BatchReport`).
+    scored chunk, before ``only_flagged`` filters it (see :class:`classifier.batch_report.BatchReport`).
 
     Returns
     -------

@@ -190,7 +190,7 @@ def test_dask_engine_equals_local_engine(client, tiny_model, tmp_path):
 
 
 def test_dask_engine_report_equals_local_report(client, tiny_model, tmp_path):
-    from classifier.report import BatchReport
+    from classifier.batch_report import BatchReport
 
     paths = _corpus(tmp_path / "in")
     reports = [BatchReport(threshold=0.3, model_version=tiny_model.version, top_n=7) for _ in range(2)]

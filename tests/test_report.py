@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 from sklearn.metrics import confusion_matrix, precision_score, recall_score
 
-from classifier import report
+from classifier import report, report_page
+from classifier.batch_report import BatchReport
 from classifier.cli import cli
-from classifier.report import BatchReport, evaluate_model, read_evaluation_data, write_evaluation_report
+from classifier.report import evaluate_model, read_evaluation_data, write_evaluation_report
 from classifier.scoring import score_files, score_texts
 
 from .conftest import NEGATIVES, POSITIVES, tiny_rows, write_store
@@ -113,7 +114,7 @@ def test_evaluation_tables_match_sklearn(tiny_model, tmp_path):
     for row in by_lang[1:]:
         m = result.by_lang[row[0]]
         expected = [m["n"], m["positives"], m["tp"] + m["fp"], m["precision"], m["recall"], m["fpr"]]
-        assert row[1:] == [report._fmt(v) for v in expected]
+        assert row[1:] == [report_page.fmt(v) for v in expected]
     by_cat = next(t for t in tables if t[0][0] == "category")
     assert {row[0] for row in by_cat[1:]} == set(frame["category"])
 
@@ -137,7 +138,7 @@ def test_evaluate_cli_writes_report_with_valid_pngs(tiny_model, tmp_path):
     import matplotlib.image
 
     assert matplotlib.image.imread(folder / images[0]).ndim == 3  # decodes whole
-    assert f'content="{report.CSP}"'.replace("'", "&#x27;") in page
+    assert f'content="{report_page.CSP}"'.replace("'", "&#x27;") in page
     assert "<script" not in page and "http://" not in page and "https://" not in page
     for lang in ("uk", "ru", "en"):
         assert f"<td>{lang}</td>" in page
@@ -299,7 +300,7 @@ def test_batch_report_keeps_the_highest_scores_across_chunks():
         collector.add("s", records, frame)
         assert len(collector._top) <= 3
     assert [t["score"] for t in collector.top()] == sorted(all_scores, reverse=True)[:3]
-    assert collector.histogram.sum() == 10_000 and len(collector.histogram) == report.HIST_BINS
+    assert collector.histogram.sum() == 10_000 and len(collector.histogram) == report_page.HIST_BINS
 
 
 def test_score_cli_report_escapes_messages(tiny_model, tmp_path):
