@@ -496,6 +496,10 @@ class _LineSource:
                 line = buf + self.fh.readline(limit - len(buf))
         else:
             line = self.fh.readline(limit)
+        return self.keep_pair(line)
+
+    def keep_pair(self, line: str) -> str:
+        """``line``, with the ``\\n`` of a ``\\r\\n`` pair that a read limit cut off."""
         if line.endswith("\r"):  # a lone \r ends a line, unless a \n follows
             after = self.read(1)
             if after == "\n":
@@ -511,14 +515,20 @@ def _lines(fh, limit: int) -> Iterator[tuple[str, bool]]:
     The rest of a longer line is read in pieces and dropped, so memory stays bounded
     however long the line.
     """
-    fh = _LineSource(fh)
+    source = _LineSource(fh)
+    readline = fh.readline  # the hot path: the text stream keeps \r\n together below the limit
     while True:
-        line = fh.readline(limit)
+        if source.pending:
+            line = source.readline(limit)
+        else:
+            line = readline(limit)
+            if len(line) == limit:  # the limit may have cut a \r\n pair
+                line = source.keep_pair(line)
         if not line:
             return
         if len(line) == limit and not line.endswith(("\n", "\r")):
             while True:  # drain the rest of the line
-                rest = fh.readline(_PIECE)
+                rest = source.readline(_PIECE)
                 if not rest or rest.endswith(("\n", "\r")):
                     break
             yield line, True
