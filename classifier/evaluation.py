@@ -74,6 +74,14 @@ def binary_metrics(y_true, scores, threshold) -> dict:
     }
 
 
+def metrics_by(frame: pd.DataFrame, column: str, threshold: float) -> dict:
+    """:func:`binary_metrics` for each value of ``column`` (``lang``, ``category`` ...), sorted."""
+    return {
+        key: binary_metrics(part["label"], part["score"], threshold)
+        for key, part in sorted(frame.groupby(column), key=lambda kv: str(kv[0]))
+    }
+
+
 def sliced_metrics(frame: pd.DataFrame, threshold: float) -> dict:
     """Metrics overall, per language and per category.
 
@@ -92,10 +100,7 @@ def sliced_metrics(frame: pd.DataFrame, threshold: float) -> dict:
     """
     out = {
         "overall": binary_metrics(frame["label"], frame["score"], threshold),
-        "by_lang": {
-            lang: binary_metrics(part["label"], part["score"], threshold)
-            for lang, part in sorted(frame.groupby("lang"), key=lambda kv: kv[0])
-        },
+        "by_lang": metrics_by(frame, "lang", threshold),
         "by_category": {},
     }
     for cat, part in sorted(frame.groupby("category"), key=lambda kv: kv[0]):

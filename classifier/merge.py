@@ -92,8 +92,16 @@ class AddReport:
         return out
 
 
-def _read_new(path: Path) -> list[tuple[int, dict]]:
-    """Rows of a new-labels file (csv or jsonl) with their line numbers."""
+def read_label_rows(path: Path) -> list[tuple[int, dict]]:
+    """Rows of a labels file (csv or jsonl, at least ``text`` and ``label``) with their line numbers.
+
+    Used for new labels (``labels add``) and for evaluation data (``evaluate``).
+
+    Raises
+    ------
+    DataError
+        Not UTF-8, unreadable, malformed CSV or JSON, or another file type.
+    """
     name = path.name.lower()
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -199,7 +207,7 @@ def add_labels(
     errors: list[str] = []
     candidates = []
     for path in map(Path, files):
-        for line, row in _read_new(path):
+        for line, row in read_label_rows(Path(path)):
             report.read += 1
             where = f"{path}:{line}"
             text = row.get("text", "")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, InputError
-from .evaluation import binary_metrics
+from .evaluation import binary_metrics, metrics_by
 from .report_page import (
     HIST_BINS,
     esc,
@@ -84,7 +84,7 @@ def read_evaluation_data(paths=None) -> EvaluationData:
     InputError
         A path that does not exist, or a folder without CSV files.
     DataError
-        A file that is not UTF-8 CSV, lacks a ``text`` or ``label`` column, has a
+        A file that is not UTF-8 CSV (or JSON Lines), lacks a ``text`` or ``label`` column, has a
         label that is not 0/1, or holds no rows.
 
     Examples
@@ -96,7 +96,7 @@ def read_evaluation_data(paths=None) -> EvaluationData:
     from . import config
     from .labels import data_sha256, store_files
     from .lang import detect_languages
-    from .merge import normalize_label
+    from .merge import normalize_label, read_label_rows
 
     try:
         files = store_files(paths or [config.heldout_dir()])
@@ -104,38 +104,33 @@ def read_evaluation_data(paths=None) -> EvaluationData:
         raise InputError(str(exc)) from None
     frames = []
     for f in files:
-        try:
-            df = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise DataError(f"{f}: not UTF-8; re-save the file as UTF-8") from None
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{f}: empty file; a labelled CSV needs a header and rows") from None
-        except pd.errors.ParserError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
-            raise DataError(f"{f}: malformed CSV ({first}); check the quoting") from None
-        df.columns = [str(c).strip() for c in df.columns]
+        rows = [row for _, row in read_label_rows(f)]
+        if not rows:
+            continue
+        columns = list(rows[0])
         for col in ("text", "label"):
-            if col not in df.columns:
+            if col not in columns:
                 raise DataError(
-                    f"{f}: no column '{col}'; the columns are: {', '.join(df.columns)}; "
+                    f"{f}: no column '{col}'; the columns are: {', '.join(columns)}; "
                     "evaluation needs labelled rows (text,label[,lang,category])"
                 )
-        labels = [normalize_label(v) for v in df["label"]]
+        labels = [normalize_label(row["label"]) for row in rows]
         bad = [i for i, v in enumerate(labels) if v is None]
         if bad:
             raise DataError(
-                f"{f}: data row {bad[0] + 1} has label {df['label'].iloc[bad[0]]!r}, not 1/0, yes/no or "
+                f"{f}: data row {bad[0] + 1} has label {rows[bad[0]]['label']!r}, not 1/0, yes/no or "
                 f"true/false ({len(bad)} such row(s))"
             )
-        part = pd.DataFrame(
-            {
-                "text": df["text"],
-                "label": np.asarray(labels, dtype=int),
-                "lang": df["lang"].str.strip() if "lang" in df.columns else "",
-                "category": df["category"].str.strip() if "category" in df.columns else "",
-            }
+        frames.append(
+            pd.DataFrame(
+                {
+                    "text": [row["text"] for row in rows],
+                    "label": np.asarray(labels, dtype=int),
+                    "lang": [row.get("lang", "").strip() for row in rows],
+                    "category": [row.get("category", "").strip() for row in rows],
+                }
+            )
         )
-        frames.append(part)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     empty = frame["text"].str.strip() == "" if len(frame) else pd.Series(dtype=bool)
     skipped = int(empty.sum())
@@ -207,12 +202,6 @@ def evaluate_model(model, data: EvaluationData, *, threshold: float | None = Non
     frame = data.frame
     frame["score"] = model.predict_proba(frame["text"].tolist())
 
-    def sliced(column):
-        return {
-            key: binary_metrics(part["label"], part["score"], threshold)
-            for key, part in sorted(frame.groupby(column), key=lambda kv: str(kv[0]))
-        }
-
     trained = {Path(f).resolve() for f in (model.card.get("data") or {}).get("files", [])}
     return Evaluation(
         model_version=model.version,
@@ -220,8 +209,8 @@ def evaluate_model(model, data: EvaluationData, *, threshold: float | None = Non
         card=model.card,
         data=data,
         overall=binary_metrics(frame["label"], frame["score"], threshold),
-        by_lang=sliced("lang"),
-        by_category=sliced("category"),
+        by_lang=metrics_by(frame, "lang", threshold),
+        by_category=metrics_by(frame, "category", threshold),
         trained_on=[str(f) for f in data.files if f.resolve() in trained],
     )
 
