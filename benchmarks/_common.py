@@ -38,17 +38,14 @@ def realistic_messages(n: int, seed: int = 0) -> list[str]:
 
 
 def train_default(seed: int = 0):
-    """Our pipeline fitted on the label store, as a LoadedModel (threshold from OOF)."""
-    from classifier.evaluation import out_of_fold_scores
+    """Our pipeline fitted on the label store, as a LoadedModel (threshold from cross-writer OOF)."""
     from classifier.labels import load_store
-    from classifier.model import build_pipeline, choose_threshold
+    from classifier.model import build_pipeline
     from classifier.registry import LoadedModel
+    from classifier.training import fit_cross_writer
 
     store = load_store([ROOT / "datasets" / "labelled"])
-    texts, y, groups = store["text"].tolist(), store["label"].to_numpy(), store["group"].to_numpy()
-    oof, _ = out_of_fold_scores(build_pipeline(seed=seed), texts, y, groups, seed=seed)
-    threshold, _ = choose_threshold(y, oof)
-    pipeline = build_pipeline(seed=seed).fit(texts, y, clf__groups=groups)
+    pipeline, _, threshold, _, _ = fit_cross_writer(build_pipeline(seed=seed), store)
     return LoadedModel(
         version="benchmark", path=ROOT, pipeline=pipeline, card={"threshold": threshold}
     ), store

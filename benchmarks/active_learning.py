@@ -30,14 +30,17 @@ from sklearn.model_selection import train_test_split
 
 from classifier.active import select
 from classifier.evaluation import binary_metrics
-from classifier.labels import load_store
+from classifier.labels import condition_matrix, load_store
 from classifier.model import build_pipeline
 
 
 def fit(store, idx, seed):
     part = store.iloc[idx]
     return build_pipeline(seed=seed).fit(
-        part["text"].tolist(), part["label"].to_numpy(), clf__groups=part["group"].to_numpy()
+        part["text"].tolist(),
+        part["label"].to_numpy(),
+        clf__groups=part["writer"].to_numpy(),
+        clf__conditions=condition_matrix(part),
     )
 
 

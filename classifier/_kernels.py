@@ -208,32 +208,41 @@ def batch_grams(cps, offsets, table, clo, chi, wlo, whi, shift):
 
 
 @njit(cache=True)
-def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, intercept, n_reasons, slot_of):
-    """Decision values of a tf-idf (sublinear, l2) + linear model, and reason spans.
+def batch_scores(
+    cps, offsets, table, clo, chi, wlo, whi, shift, weights, intercepts, n_reasons, reason_head, slot_of
+):
+    """Decision values of linear heads on shared tf-idf (sublinear, l2) features, and reason spans.
+
+    One hashing pass serves every head: the model's heads (the pattern and the guide's
+    conditions) read the same n-gram counts and the same l2 norm.
 
     Parameters
     ----------
-    weights : float64 array (n_features, 2)
-        Per column: idf, and idf times the linear coefficient.
-    intercept : float
+    weights : float64 array (n_features, 1 + n_heads)
+        Per column: idf, then idf times each head's linear coefficient.
+    intercepts : float64 array (n_heads,)
     n_reasons : int
         How many merged spans to return per message (the strongest positive ones).
+    reason_head : int
+        The head whose contributions choose the reason spans.
     slot_of : int32 array of n_features, all zero (scratch; left all zero). It maps a
         column to its slot in the current message, so counting needs no sort.
 
     Returns
     -------
-    z : float64 array (n_docs,)
+    z : float64 array (n_docs, n_heads)
     spans : int32 array (n_docs, n_reasons, 2) of padded positions, -1 where unused
     """
     n_docs = len(offsets) - 1
+    n_heads = weights.shape[1] - 1
     cols, g_start, g_end, w_start, w_end, w_hash = _buffers(clo, chi, wlo, whi)
     # a message has at most n_features distinct columns, so these bound its memory
     slot_col = np.empty(len(slot_of), np.int32)
     slot_count = np.empty(len(slot_of), np.int32)
     slot_start = np.empty(len(slot_of), np.int32)
     slot_end = np.empty(len(slot_of), np.int32)
-    z = np.empty(n_docs)
+    z = np.empty((n_docs, n_heads))
+    dots = np.empty(n_heads)
     spans = np.full((n_docs, n_reasons, 2), -1, np.int32)
     top = 12  # strongest features considered before widening to words and merging
     top_w = np.empty(top)
@@ -259,7 +268,7 @@ def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, interc
                     slot_of[c] = nt
                 else:
                     slot_count[s - 1] += 1
-        dot = 0.0
+        dots[:] = 0.0
         norm2 = 0.0
         n_top = 0
         for t in range(nt):
@@ -268,8 +277,9 @@ def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, interc
             tf = 1.0 + np.log(slot_count[t])
             v = tf * weights[c, 0]
             norm2 += v * v
-            contrib = tf * weights[c, 1]
-            dot += contrib
+            for h in range(n_heads):
+                dots[h] += tf * weights[c, 1 + h]
+            contrib = tf * weights[c, 1 + reason_head]
             if n_reasons and contrib > 0.0 and (n_top < top or contrib > top_w[n_top - 1]):
                 j = n_top if n_top < top else top - 1
                 while j > 0 and top_w[j - 1] < contrib:
@@ -282,7 +292,9 @@ def batch_scores(cps, offsets, table, clo, chi, wlo, whi, shift, weights, interc
                 top_e[j] = slot_end[t]
                 if n_top < top:
                     n_top += 1
-        z[d] = (dot / np.sqrt(norm2) if norm2 > 0.0 else 0.0) + intercept
+        norm = np.sqrt(norm2)
+        for h in range(n_heads):
+            z[d, h] = (dots[h] / norm if norm2 > 0.0 else 0.0) + intercepts[h]
         if n_top:
             _widen_to_words(cps, offsets[d], offsets[d + 1] - offsets[d] + 2, table, top_s, top_e, n_top)
             _merge_spans(top_w, top_s, top_e, n_top, spans[d])

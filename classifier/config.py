@@ -31,3 +31,8 @@ def heldout_dir() -> Path:
 def models_dir() -> Path:
     """The model registry (``models``)."""
     return home() / "models"
+
+
+def real_dir() -> Path:
+    """Real public texts, labelled by the guide, for evaluation only (``datasets/real``)."""
+    return home() / "datasets" / "real"

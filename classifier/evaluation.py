@@ -4,43 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import average_precision_score
 
-from .model import grouped_folds
 
+def out_of_fold_scores(pipeline, store: pd.DataFrame, grouping: str = "writer"):
+    """Cross-writer out-of-fold probabilities of the store's rows (NaN where never tested).
 
-def out_of_fold_scores(pipeline, texts, y, groups, *, n_splits=5, seed=0):
-    """Probabilities for every row from a model that never saw the row's group.
-
-    The pipeline's stateless steps (normalisation, hashing) run once on all texts;
-    each fold then fits only the trainable tail (tf-idf and classifier).
+    A thin wrapper over :func:`classifier.training.fit_cross_writer` for callers that
+    need the scores only (``labels audit``, the benchmarks).
 
     Parameters
     ----------
     pipeline : sklearn.pipeline.Pipeline
         As built by :func:`classifier.model.build_pipeline` (unfitted).
-    texts : list of str
-    y : array-like of 0/1
-    groups : array-like
-    n_splits : int, default=5
-    seed : int, default=0
+    store : pandas.DataFrame
+        As returned by :func:`classifier.labels.load_store`.
+    grouping : {"writer", "group"}, default="writer"
+        ``"group"`` tests every row, holding out its group only (optimistic).
 
     Returns
     -------
-    scores : numpy.ndarray
-    folds : list of (train_index, test_index)
+    numpy.ndarray
     """
-    y = np.asarray(y).astype(int)
-    groups = np.asarray(groups)
-    X = pipeline[:2].transform(texts)
-    scores = np.zeros(len(y))
-    folds = grouped_folds(y, groups, n_splits=n_splits, random_state=seed)
-    for train, test in folds:
-        tail = clone(pipeline[2:])
-        tail.fit(X[train], y[train], clf__groups=groups[train])
-        scores[test] = tail.predict_proba(X[test])[:, 1]
-    return scores, folds
+    from .training import fit_cross_writer
+
+    return fit_cross_writer(pipeline, store, grouping=grouping)[1]["score"].to_numpy()
 
 
 def binary_metrics(y_true, scores, threshold) -> dict:
@@ -82,6 +70,13 @@ def metrics_by(frame: pd.DataFrame, column: str, threshold: float) -> dict:
     }
 
 
+def writer_metrics(frame: pd.DataFrame, threshold: float) -> dict:
+    """:func:`binary_metrics` per ``writer``: the worst writer's F1 is the number to raise."""
+    if "writer" not in frame.columns:
+        return {}
+    return metrics_by(frame, "writer", threshold)
+
+
 def sliced_metrics(frame: pd.DataFrame, threshold: float) -> dict:
     """Metrics overall, per language and per category.
 
@@ -120,7 +115,11 @@ def format_report(metrics: dict, title: str) -> str:
         title,
         f"{'slice':<28}{'n':>6}{'pos':>6}{'prec':>8}{'recall':>8}{'f1':>8}{'pr_auc':>8}{'fpr':>8}",
     ]
-    rows = [("overall", metrics["overall"])] + [(f"lang={k}", v) for k, v in metrics["by_lang"].items()]
+    rows = [
+        ("overall", metrics["overall"]),
+        *((f"lang={k}", v) for k, v in metrics["by_lang"].items()),
+        *((f"writer={k}", v) for k, v in metrics.get("by_writer", {}).items()),
+    ]
     for name, m in rows:
         lines.append(
             f"{name:<28}{m['n']:>6}{m['positives']:>6}  {fmt(m['precision'])}  {fmt(m['recall'])}"

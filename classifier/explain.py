@@ -8,8 +8,10 @@ give each column its share of the decision value::
     decision = intercept + sum over columns c of  tfidf(c) * coef(c)
     tfidf(c) = (1 + log count(c)) * idf(c) / ||(1 + log count) * idf||
 
-Those contributions plus the intercept reproduce the model's decision value, and
-Platt scaling of it reproduces the score (tests check both).
+Those contributions plus the intercept reproduce each head's decision value (the
+pattern head, and one head per condition of the guide), and the model's stacker
+applied to them reproduces the score (tests check both). The condition heads say
+which of the guide's three conditions hold, and which words show each.
 
 Two limits, said plainly in the output:
 
@@ -31,7 +33,7 @@ from .errors import InputError
 from .features import hash_ngrams
 from .lang import detect_language
 from .normalize import normalize_codepoints
-from .scorer import _UNFOLD
+from .scorer import _UNFOLD, CONDITION_NAMES
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Explanation:
     features: list
     collisions: int
     model_version: str
+    conditions: list = None  # Condition per condition head (empty for a single-head model)
+    decisions: tuple = ()  # every head's decision value, the pattern head first
 
     def up(self, n: int) -> list[Feature]:
         """The ``n`` features that pushed the score up most."""
@@ -110,6 +114,32 @@ class Explanation:
     def down(self, n: int) -> list[Feature]:
         """The ``n`` features that pushed the score down most."""
         return [f for f in reversed(self.features) if f.contribution < 0][:n]
+
+
+@dataclass
+class Condition:
+    """One of the guide's conditions as its head sees the message.
+
+    Attributes
+    ----------
+    name : str
+        ``captive``, ``addressed home`` or ``urges pressure``.
+    probability : float
+        The head's calibrated probability that the condition holds.
+    holds : bool
+        ``probability >= 0.5``.
+    features : list of Feature
+        The head's contributions, strongest push up first.
+    """
+
+    name: str
+    probability: float
+    holds: bool
+    features: list
+
+    def evidence(self, n: int = 3) -> list[Feature]:
+        """The ``n`` n-grams that show the condition most."""
+        return [f for f in self.features if f.contribution > 0][:n]
 
 
 def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
@@ -176,24 +206,39 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
     tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
     values = tf * scorer.weights[cols, 0]
     norm = float(np.sqrt(np.sum(values * values)))
-    contributions = tf * scorer.weights[cols, 1] / norm
-    coefs = scorer.weights[cols, 1] / scorer.weights[cols, 0]  # idf >= 1: no division by zero
-    features = [
-        Feature(
-            column=int(c),
-            ngrams=[
-                (k, t, n, tuple(words_of[(k, t)])[:3])
-                for (k, t), n in sorted(seen[int(c)].items(), key=lambda kv: (kv[0][0] != "word", kv[0]))
-            ],
-            tfidf=float(v / norm),
-            weight=float(w),
-            contribution=float(x),
-        )
-        for c, v, w, x in zip(cols, values, coefs, contributions, strict=True)
+    ngrams = {
+        int(c): [
+            (k, t, n, tuple(words_of[(k, t)])[:3])
+            for (k, t), n in sorted(seen[int(c)].items(), key=lambda kv: (kv[0][0] != "word", kv[0]))
+        ]
+        for c in cols
+    }
+
+    def head_features(h):
+        contributions = tf * scorer.weights[cols, 1 + h] / norm
+        coefs = scorer.weights[cols, 1 + h] / scorer.weights[cols, 0]  # idf >= 1: no division by zero
+        feats = [
+            Feature(
+                column=int(c),
+                ngrams=ngrams[int(c)],
+                tfidf=float(v / norm),
+                weight=float(w),
+                contribution=float(x),
+            )
+            for c, v, w, x in zip(cols, values, coefs, contributions, strict=True)
+        ]
+        feats.sort(key=lambda f: -f.contribution)
+        return feats, scorer.intercepts[h] + float(np.sum(contributions))
+
+    heads = [head_features(h) for h in range(scorer.n_heads)]
+    decisions = np.array([[d for _, d in heads]])
+    score = float(scorer.calibrate(decisions)[0])
+    probabilities = scorer.conditions(decisions)[0]
+    conditions = [
+        Condition(name, float(probabilities[j]), bool(probabilities[j] >= 0.5), heads[j + 1][0])
+        for j, name in enumerate(CONDITION_NAMES[: scorer.n_heads - 1])
     ]
-    features.sort(key=lambda f: -f.contribution)
-    decision = scorer.intercept + float(np.sum(contributions))
-    score = float(scorer.calibrate(np.array([decision]))[0])
+    features, decision = heads[0]
     return Explanation(
         normalized=padded[1:-1],
         lang=lang,
@@ -201,10 +246,12 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
         threshold=threshold,
         flagged=score >= threshold,
         decision=decision,
-        intercept=scorer.intercept,
+        intercept=float(scorer.intercepts[0]),
         features=features,
         collisions=sum(1 for f in features if len(f.ngrams) > 1),
         model_version=model.version,
+        conditions=conditions,
+        decisions=tuple(float(d) for d in decisions[0]),
     )
 
 
@@ -241,8 +288,20 @@ def format_explanation(e: Explanation, top: int = 10) -> str:
         f"{len(e.features)} hashed columns; the score is its Platt scaling",
         f"normalised text: {e.normalized[:300]}{'…' if len(e.normalized) > 300 else ''}",
     ]
+    if e.conditions:
+        lines[2] = (
+            f"pattern head: decision value {e.decision:+.4f} = intercept {e.intercept:+.4f} + the contributions "
+            f"of {len(e.features)} hashed columns; the score stacks it with the three condition heads"
+        )
+        lines.append("the guide's conditions (each head's probability, and what shows it most):")
+        for c in e.conditions:
+            shown = ", ".join(f"{f.label()} {f.contribution:+.3f}" for f in c.evidence(3)) or "(nothing)"
+            lines.append(f"  {c.name:<15} {c.probability:6.3f}  {'holds' if c.holds else 'no   '}  {shown}")
     lines.append("each line: contribution = tf-idf × weight, then the n-gram (×k: it occurs k times)")
-    for title, feats in (("pushed the score up", e.up(top)), ("pushed the score down", e.down(top))):
+    for title, feats in (
+        ("pushed the pattern head up", e.up(top)),
+        ("pushed the pattern head down", e.down(top)),
+    ):
         lines.append(f"{title}:")
         if not feats:
             lines.append("  (none)")

@@ -16,13 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
 from .normalize import normalize_texts
 
-REQUIRED_COLUMNS = ("text", "label", "lang", "category", "source", "group")
-OPTIONAL_COLUMNS = ("added", "annotator", "style", "supersedes")
+REQUIRED_COLUMNS = ("text", "label", "lang", "category", "source", "group", "writer")
+CONDITIONS = ("captive_voice", "addressed_home", "urges_pressure")
+OPTIONAL_COLUMNS = ("added", "annotator", "style", "supersedes", *CONDITIONS, "contrast")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 POSITIVE_CATEGORY = "coerced_appeal"
@@ -41,7 +43,40 @@ NEGATIVE_CATEGORIES = (
 )
 CATEGORIES = (POSITIVE_CATEGORY, *NEGATIVE_CATEGORIES)
 LANGS = ("uk", "ru", "en", "mixed", "other")
-STYLES = ("stt", "typos", "caps", "emoji", "chat", "formal", "translit", "long", "short")
+STYLES = (
+    "stt",
+    "typos",
+    "caps",
+    "emoji",
+    "chat",
+    "formal",
+    "translit",
+    "long",
+    "short",
+    "meta",  # chat-export prefix, forwarded header, timestamp or sender name
+    "implicit",  # captivity only implied
+    "other_conflict",
+    "salad",  # repeated words or a keyword salad
+    "sarcasm",  # sarcasm or rhetorical questions
+)
+
+# The guide's three conditions as the category fixes them: (captive_voice, addressed_home,
+# urges_pressure), None where the category allows either value. A label 1 row has all
+# three; a label 0 row fails at least one.
+FIXED_CONDITIONS = {
+    "coerced_appeal": (1, 1, 1),
+    "proof_of_life": (1, 1, 0),
+    "captive_practical": (1, 1, 0),
+    "family_rally": (0, None, 1),
+    "front_soldier": (0, None, None),
+    "official_warning": (0, None, 0),
+    "scam": (0, None, 0),
+    "report_about_pattern": (0, None, None),
+    "related_captive_statement": (1, None, None),
+    "unrelated_protest": (0, None, None),
+    "everyday": (None, None, None),
+    "unsorted": (None, None, None),
+}
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -111,12 +146,13 @@ def _read_one(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
     header = [h.strip() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
+        hint = "; add a writer column naming who wrote each row" if "writer" in missing else ""
         problems.append(
             Problem(
                 str(path),
                 1,
                 "",
-                f"missing column(s) {', '.join(missing)}; the header has: {', '.join(header)}",
+                f"missing column(s) {', '.join(missing)}; the header has: {', '.join(header)}{hint}",
             )
         )
         return None
@@ -177,8 +213,9 @@ def validate(df: pd.DataFrame) -> list[Problem]:
 
     Checks: required values present, ``label`` is 0 or 1, ``lang`` and ``category``
     are allowed values, the category agrees with the label, ``style`` tags are
-    known, no empty texts, no duplicate texts (after normalisation) and no text
-    stored with conflicting labels.
+    known, the three condition columns agree with the label and category
+    (:func:`condition_problems`), no empty texts, no duplicate texts (after
+    normalisation) and no text stored with conflicting labels.
     """
     problems: list[Problem] = []
 
@@ -205,6 +242,8 @@ def validate(df: pd.DataFrame) -> list[Problem]:
         unknown = [s for s in styles if s not in STYLES]
         if unknown:
             add(i, "style", f"unknown style tag(s) {', '.join(unknown)}; allowed: {', '.join(STYLES)}")
+        for column, message in condition_problems(df.loc[i], label, category):
+            add(i, column, message)
 
     norm = pd.Series(normalize_texts(df["text"].astype(str).tolist()), index=df.index)
     where_of = {f"{Path(df.at[i, 'file']).name}:{df.at[i, 'line']}": i for i in df.index}
@@ -238,6 +277,61 @@ def validate(df: pd.DataFrame) -> list[Problem]:
         else:
             first[key] = i
     return problems
+
+
+def condition_problems(row, label: str, category: str) -> list[tuple[str, str]]:
+    """What is wrong with a row's three condition cells and ``contrast`` (column, message).
+
+    A cell is ``0``, ``1`` or empty (unknown). It must agree with the value the category
+    fixes (:data:`FIXED_CONDITIONS`); a label 0 row cannot meet all three; a contrast
+    twin names the one condition it fails.
+    """
+    out = []
+    values = {}
+    fixed = FIXED_CONDITIONS.get(category, (None, None, None))
+    for column, must in zip(CONDITIONS, fixed, strict=True):
+        cell = str(row.get(column, "")).strip()
+        if cell not in ("", "0", "1"):
+            out.append((column, f"{column} must be 0, 1 or empty, got {cell!r}"))
+            continue
+        if cell and must is not None and int(cell) != must:
+            out.append((column, f"{column}={cell} contradicts category {category}, which needs {must}"))
+        values[column] = int(cell) if cell else must
+    if label == "0" and all(values.get(c) == 1 for c in CONDITIONS):
+        out.append(("label", "label 0 but all three conditions are 1; fix the label or a condition"))
+    contrast = str(row.get("contrast", "")).strip()
+    if contrast:
+        if contrast not in CONDITIONS:
+            out.append(("contrast", f"contrast must be one of {', '.join(CONDITIONS)}, got {contrast!r}"))
+        elif label != "0" or values.get(contrast) != 0:
+            out.append(("contrast", f"a contrast twin is label 0 with {contrast}=0"))
+    return out
+
+
+def condition_matrix(df: pd.DataFrame) -> np.ndarray:
+    """The three conditions of every row as floats: 1.0, 0.0, or NaN when unknown.
+
+    Empty cells take the value the row's category fixes (:data:`FIXED_CONDITIONS`), so
+    rows labelled before the condition columns existed still teach the heads what their
+    category says.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"category": ["coerced_appeal", "family_rally", "everyday"],
+    ...                       "captive_voice": ["", "", "0"]})
+    >>> condition_matrix(frame).tolist()
+    [[1.0, 1.0, 1.0], [0.0, nan, 1.0], [0.0, nan, nan]]
+    """
+    out = np.full((len(df), len(CONDITIONS)), np.nan)
+    for j, column in enumerate(CONDITIONS):
+        cells = df[column].astype(str).str.strip() if column in df.columns else pd.Series([""] * len(df))
+        fixed = [FIXED_CONDITIONS.get(c, (None,) * 3)[j] for c in df["category"]]
+        for i, (cell, must) in enumerate(zip(cells, fixed, strict=True)):
+            if cell in ("0", "1"):
+                out[i, j] = float(cell)
+            elif must is not None:
+                out[i, j] = float(must)
+    return out
 
 
 def superseded_rows(df: pd.DataFrame) -> pd.Series:
@@ -279,6 +373,7 @@ def summarize(df: pd.DataFrame) -> dict:
         "by_label": labels.value_counts().sort_index().to_dict(),
         "by_lang": df["lang"].value_counts().sort_index().to_dict(),
         "by_category": df["category"].value_counts().sort_index().to_dict(),
+        "by_writer": df["writer"].value_counts().sort_index().to_dict() if "writer" in df else {},
         "by_label_lang": {
             f"{lab}/{lang}": int(n) for (lab, lang), n in df.groupby([labels, df["lang"]]).size().items()
         },

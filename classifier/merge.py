@@ -33,9 +33,11 @@ from .errors import DataError
 from .labels import (
     CATEGORIES,
     COLUMNS,
+    CONDITIONS,
     LANGS,
     POSITIVE_CATEGORY,
     STYLES,
+    condition_problems,
     read_labelled,
     store_files,
     superseded_rows,
@@ -157,12 +159,14 @@ def add_labels(
         CSV or JSON Lines files with at least ``text`` and ``label`` (``1/0``,
         ``yes/no``, ``true/false``). Optional: ``lang`` (guessed when empty),
         ``category`` (``coerced_appeal`` for label 1; ``unsorted`` for label 0 when
-        empty), ``source``, ``group``, ``annotator``, ``style``. Other columns (e.g. a
+        empty), ``source``, ``group``, ``annotator``, ``writer`` (default: the
+        annotator), ``style``, the three condition columns and ``contrast``. Other columns (e.g. a
         ``score`` from ``suggest``) are ignored.
     store : path-like, optional
         The store folder; default ``datasets/labelled``.
     source, annotator : str, optional
-        Provenance for rows that do not carry their own.
+        Provenance for rows that do not carry their own; the annotator is also the
+        rows' ``writer`` unless they name one.
     resolve : {None, "newest", "keep"}
         What to do with conflicts (see the module docstring).
     now : datetime, optional
@@ -230,6 +234,10 @@ def add_labels(
             if any(s not in STYLES for s in style.split("|") if s):
                 errors.append(f"{where}: unknown style tag in {style!r}")
                 continue
+            wrong = condition_problems(row, str(label), category)
+            if wrong:
+                errors.append(f"{where}: {wrong[0][1]}")
+                continue
             candidates.append((where, text, label, category, lang, style, row))
     if errors:
         shown = "; ".join(errors[:5]) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
@@ -275,6 +283,12 @@ def add_labels(
             "group": row.get("group", "").strip() or "",
             "added": row.get("added", "").strip() or added_date,
             "annotator": row.get("annotator", "").strip() or annotator or "",
+            # who wrote or labelled the row: cross-validation holds each writer out whole
+            "writer": row.get("writer", "").strip()
+            or row.get("annotator", "").strip()
+            or annotator
+            or f"labels-add:{_slug(source or Path(where.rsplit(':', 1)[0]).stem)}",
+            **{c: row.get(c, "").strip() for c in (*CONDITIONS, "contrast")},
             "style": style,
             "supersedes": supersedes,
             "_where": where,

@@ -8,7 +8,12 @@ sees a difference between the two. The steps, in order:
    them.
 2. Unicode NFKC (full-width letters, ligatures, compatibility digits), case folding,
    and NFKC again (case folding can undo it).
-3. URLs and e-mail addresses become ``url``, @mentions ``@u``.
+3. Chat-export metadata is removed from the start of each line: time stamps with a
+   sender ("[14.02.24 18:30] Unknown:", WhatsApp's "12/03/2024, 21:14 - Oleh:",
+   Telegram's "Oleh, [14.02.2024 18:30]"), bare time stamps and forwarded headers
+   ("Forwarded from ...", "Переслано від ..."). They say who sent a message and when,
+   not what it says: a model that saw them learned which exports its positives came
+   from. Then URLs and e-mail addresses become ``url``, @mentions ``@u``.
 4. Combining marks that NFKC could not compose (stress accents) are removed; control
    characters count as spaces.
 5. Leetspeak: a run of digits (or ``@``) between two letters, or of one or two digits
@@ -46,7 +51,8 @@ from . import _kernels
 # What a text's features are: normalisation plus n-gram hashing. Bump it whenever either
 # changes what the model sees, so that models built before are refused, not misread.
 # 2: leetspeak at word edges, "1" as и in Russian text, placeholders after case folding.
-FEATURES_VERSION = 2
+# 3: chat-export metadata (time stamps, senders, forwarded headers) removed.
+FEATURES_VERSION = 3
 
 # Characters that render as nothing (or nearly) and are used to break up words.
 _INVISIBLE = (
@@ -105,6 +111,25 @@ _PUNCT = {
     "\u2212": "-",
 }
 
+# Chat-export metadata at the start of a line (matched after case folding). A sender
+# name is at most 40 characters without a colon, bracket or line break.
+_DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?"
+_NAME = r"[^\n:\[\]]{1,40}?"
+_META_ITEM = (
+    rf"\[[^\]\n]{{0,30}}?{_TIME}[^\]\n]{{0,12}}\](?:\s*{_NAME}:)?"  # [14.02.24 18:30] Unknown:, [Viber 16:44]
+    rf"|\[{_DATE}\](?:\s*{_NAME}:)?"  # [14.02.24] Unknown:
+    rf"|{_DATE},?\s+{_TIME}\s*[-–—]\s*{_NAME}:"  # 12/03/2024, 21:14 - Oleh:
+    rf"|(?:{_DATE}[,\s]+)?{_TIME}\s+[^\s:\[\]]+(?:[ \t][^\s:\[\]]+){{0,2}}:(?=\s)"  # 18:30 Мама:
+    rf"|{_NAME},\s*\[{_DATE}[,\s]+{_TIME}\]"  # Oleh, [14.02.2024 18:30]
+    rf"|(?:{_DATE}[,\s]+)?{_TIME}[ \t]*$"  # a time stamp alone on its line
+    r"|-*\s*forwarded message\s*-*"
+    r"|(?:forwarded from|переслано (?:від|з|із|из|от)|пересланное сообщение от|переслане повідомлення від)"
+    r"[^\n:]{0,60}?(?::|[ \t]*$)"
+)
+_META = re.compile(rf"^[\s\x00-\x1f\x7f-\x9f]*(?:(?:{_META_ITEM})[ \t]*)+", re.MULTILINE)
+_META_HINT = re.compile(r"\d:\d\d|forwarded|переслан|\[\d")
+
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _BARE_URL = re.compile(r"\b[\w.-]+\.(?:com|org|net|ua|ru|info|me|io)(?:/\S*)?\b", re.IGNORECASE)
 _TLD_HINT = re.compile(r"\.(?:com|org|net|ua|ru|info|me|io)\b", re.IGNORECASE)
@@ -150,6 +175,23 @@ def _table() -> np.ndarray:
     if not _table_cache:
         _table_cache.append(_code_point_table())
     return _table_cache[0]
+
+
+def strip_metadata(text: str) -> str:
+    """Remove chat-export time stamps, sender names and forwarded headers at line starts.
+
+    Expects case-folded text (as the normaliser has it by then).
+
+    Examples
+    --------
+    >>> strip_metadata("[14.02.24 18:30] unknown: мамо, привіт")
+    'мамо, привіт'
+    >>> strip_metadata("12/03/2024, 21:14 - oleh: i'm fine")
+    "i'm fine"
+    """
+    if not _META_HINT.search(text):
+        return text
+    return _META.sub("", text)
 
 
 def _placeholders(text: str) -> str:
@@ -198,6 +240,8 @@ def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
         joined = _INVISIBLE_RE.sub("", joined)
     joined = _nfkc(joined)
     joined = _nfkc(joined.casefold())  # casefold can undo NFKC ("ǅ", "İ"...)
+    if _META_HINT.search(joined):
+        joined = _SEP.join([strip_metadata(t) for t in joined.split(_SEP)])
     # Placeholders last, on the cleaned text, so that a second pass finds nothing new
     # (an invisible character or a capital letter no longer hides a link or a mention).
     if "@" in joined or "." in joined or "://" in joined:

@@ -5,8 +5,9 @@ The candidate and the current model are compared two ways:
 * **the held-back split** (``datasets/heldout``, never trained on): both fitted models
   score it, each at its own threshold. This is the fair comparison of the two models
   as they would serve, and the promotion gate uses it.
-* **the same grouped cross-validation folds** of today's store: the current model's
-  configuration and the candidate's are both cross-validated on them. When the
+* **the same cross-writer folds** of today's store (each writer who wrote both labels
+  held out whole): the current model's configuration and the candidate's are both
+  cross-validated on them. When the
   configuration has not changed the two are the same numbers (training is
   deterministic) and say so; the gate also requires the candidate's configuration not
   to be worse there.
@@ -23,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import VersionMismatchError
-from .evaluation import binary_metrics, out_of_fold_scores, sliced_metrics
+from .evaluation import binary_metrics, sliced_metrics
 from .labels import load_store, store_files
-from .model import build_pipeline, choose_threshold
+from .model import build_pipeline
 from .registry import Registry
 
 DEFAULT_TOLERANCE = 0.01
@@ -44,7 +45,8 @@ class RetrainResult:
 def _config(card: dict) -> dict:
     params = card.get("params", {})
     out = {
-        "C": params.get("clf__estimator__C"),
+        "C": params.get("clf__C"),
+        "combine": params.get("clf__combine"),
         "n_features": params.get("features__n_features"),
         "char_ngram_range": tuple(params.get("features__char_ngram_range") or ()),
         "word_ngram_range": tuple(params.get("features__word_ngram_range") or ()),
@@ -94,7 +96,7 @@ def retrain(
     RetrainResult
     """
     from . import config
-    from .training import train
+    from .training import fit_cross_writer, train
 
     registry = Registry(models_dir or config.models_dir())
     heldout = heldout or ([config.heldout_dir()] if config.heldout_dir().is_dir() else [])
@@ -138,11 +140,11 @@ def retrain(
             cur_cv, same = cand_cv, True
         else:
             store = load_store(store_files(data or [config.labelled_dir()]))
-            y, groups = store["label"].to_numpy(), store["group"].to_numpy()
-            pipe = build_pipeline(seed=seed, **cur_config)
-            scores, _ = out_of_fold_scores(pipe, store["text"].tolist(), y, groups, seed=seed)
-            threshold, _ = choose_threshold(y, scores, candidate.card["params"]["target_precision"])
-            cur_cv = {"overall": binary_metrics(y, scores, threshold)}
+            _, oof, threshold, _, _ = fit_cross_writer(
+                build_pipeline(seed=seed, **cur_config), store, candidate.card["params"]["target_precision"]
+            )
+            tested = oof[oof["tested"]]
+            cur_cv = {"overall": binary_metrics(tested["label"], tested["score"], threshold)}
             same = False
         out.comparison["cv"] = {"candidate": cand_cv, "current": cur_cv, "same_configuration": same}
 

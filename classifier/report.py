@@ -128,6 +128,7 @@ def read_evaluation_data(paths=None) -> EvaluationData:
                     "label": np.asarray(labels, dtype=int),
                     "lang": [row.get("lang", "").strip() for row in rows],
                     "category": [row.get("category", "").strip() for row in rows],
+                    "writer": [row.get("writer", "").strip() for row in rows],
                 }
             )
         )
@@ -161,8 +162,9 @@ class Evaluation:
         With a ``score`` column added to ``data.frame``.
     overall : dict
         :func:`classifier.evaluation.binary_metrics` on all rows.
-    by_lang, by_category : dict of str to dict
-        The same metrics per language and per category.
+    by_lang, by_category, by_writer : dict of str to dict
+        The same metrics per language, per category and per writer (rows that
+        name their writer).
     trained_on : list of str
         Evaluated files that the model was trained on (its metrics are then optimistic).
     """
@@ -175,6 +177,7 @@ class Evaluation:
     by_lang: dict
     by_category: dict
     trained_on: list = field(default_factory=list)
+    by_writer: dict = field(default_factory=dict)
 
 
 def evaluate_model(model, data: EvaluationData, *, threshold: float | None = None) -> Evaluation:
@@ -212,6 +215,7 @@ def evaluate_model(model, data: EvaluationData, *, threshold: float | None = Non
         by_lang=metrics_by(frame, "lang", threshold),
         by_category=metrics_by(frame, "category", threshold),
         trained_on=[str(f) for f in data.files if f.resolve() in trained],
+        by_writer=metrics_by(frame[frame["writer"] != ""], "writer", threshold),
     )
 
 
@@ -248,7 +252,11 @@ def format_evaluation(result: Evaluation) -> str:
             f"warning: the model was trained on {', '.join(result.trained_on)}: these figures are optimistic"
         )
     lines.append(f"{'slice':<34}{'n':>6}{'pos':>6}{'flagged':>9}{'prec':>8}{'recall':>8}{'fpr':>8}")
-    for prefix, table in (("lang", result.by_lang), ("category", result.by_category)):
+    for prefix, table in (
+        ("lang", result.by_lang),
+        ("category", result.by_category),
+        ("writer", result.by_writer),
+    ):
         for key, s in table.items():
             lines.append(
                 f"{prefix + '=' + str(key):<34}{s['n']:>6}{s['positives']:>6}{s['tp'] + s['fp']:>9}"

@@ -29,6 +29,9 @@ _EDGE = " ,.;:!?-\"'()[]«»…"
 _UNFOLD = str.maketrans("авсенімкорѕтхуј", "abcehimkopstxyj")
 
 
+CONDITION_NAMES = ("captive", "addressed home", "urges pressure")
+
+
 class LinearScorer:
     """Scores raw texts with a fitted pipeline's parameters.
 
@@ -37,24 +40,50 @@ class LinearScorer:
 
     Parameters
     ----------
-    weights : numpy.ndarray of shape (n_features, 2)
-        Per hashed column: the idf weight, and idf times the linear coefficient.
-    intercept : float
-        Intercept of the linear model.
-    cal_coef, cal_intercept : float
-        Platt scaling of the decision value.
+    weights : numpy.ndarray of shape (n_features, 1 + n_heads)
+        Per hashed column: the idf weight, then idf times each head's coefficient
+        (head 0 is the pattern, heads 1-3 the guide's conditions, when present).
+    intercepts : numpy.ndarray of shape (n_heads,)
+    stack_coef : numpy.ndarray
+        The stacker's coefficients on the heads' decision values (and, with condition
+        heads, on the weakest condition's value); with one head this is Platt scaling.
+    stack_intercept : float
+    condition_calibration : numpy.ndarray of shape (3, 2)
+        Platt ``(coef, intercept)`` of each condition head (zeros without them).
     char_ngram_range, word_ngram_range : (int, int)
         The hasher's n-gram lengths.
     """
 
-    _ARRAYS = ("weights", "intercept", "cal_coef", "cal_intercept", "char_ngram_range", "word_ngram_range")
+    _ARRAYS = (
+        "weights",
+        "intercepts",
+        "stack_coef",
+        "stack_intercept",
+        "condition_calibration",
+        "char_ngram_range",
+        "word_ngram_range",
+    )
 
-    def __init__(self, weights, intercept, cal_coef, cal_intercept, char_ngram_range, word_ngram_range):
+    def __init__(
+        self,
+        weights,
+        intercepts,
+        stack_coef,
+        stack_intercept,
+        condition_calibration,
+        char_ngram_range,
+        word_ngram_range,
+    ):
         self.weights = np.ascontiguousarray(weights, dtype=np.float64)
+        if self.weights.ndim != 2 or self.weights.shape[1] < 2:
+            raise ValueError("weights must have shape (n_features, 1 + n_heads)")
         self.n_features = int(self.weights.shape[0])
-        self.intercept = float(intercept)
-        self.cal_coef = float(cal_coef)
-        self.cal_intercept = float(cal_intercept)
+        self.n_heads = int(self.weights.shape[1] - 1)
+        self.intercepts = np.ascontiguousarray(intercepts, dtype=np.float64).reshape(self.n_heads)
+        n_inputs = 1 if self.n_heads == 1 else self.n_heads + 1
+        self.stack_coef = np.asarray(stack_coef, dtype=np.float64).reshape(n_inputs)
+        self.stack_intercept = float(stack_intercept)
+        self.condition_calibration = np.asarray(condition_calibration, dtype=np.float64).reshape(3, 2)
         self.char_ngram_range = tuple(int(n) for n in char_ngram_range)
         self.word_ngram_range = tuple(int(n) for n in word_ngram_range)
         _kernels.shift_for(self.n_features)  # validates the size
@@ -64,22 +93,27 @@ class LinearScorer:
     def from_pipeline(cls, pipeline) -> LinearScorer:
         """Take the learned arrays out of a fitted :func:`classifier.model.build_pipeline` pipeline."""
         hasher = pipeline.named_steps["features"]
-        tfidf = pipeline.named_steps["tfidf"]
         clf = pipeline.named_steps["clf"]
+        tfidf = clf.tfidf_
         if not (tfidf.sublinear_tf and tfidf.norm == "l2" and tfidf.use_idf):
             raise ValueError(
                 "LinearScorer needs TfidfTransformer(sublinear_tf=True, norm='l2', use_idf=True)"
             )
         idf = np.asarray(tfidf.idf_, dtype=np.float64)
-        # idf and idf x coefficient side by side: one memory access per n-gram column
-        weights = np.stack([idf, idf * clf.estimator_.coef_.ravel()], axis=1)
-        if weights.shape[0] != hasher.n_features:
+        if idf.shape[0] != hasher.n_features:
             raise ValueError("the tf-idf step does not match the hasher's n_features")
+        coefs, intercepts = [], []
+        for head in clf.heads_:
+            coefs.append(np.zeros(len(idf)) if head is None else head.coef_.ravel())
+            intercepts.append(0.0 if head is None else head.intercept_[0])
+        # idf and idf x each head's coefficient side by side: one memory access per column
+        weights = np.column_stack([idf, *(idf * c for c in coefs)])
         return cls(
             weights,
-            clf.estimator_.intercept_[0],
-            clf.calibrator_.coef_[0, 0],
-            clf.calibrator_.intercept_[0],
+            np.array(intercepts),
+            clf.stacker_.coef_.ravel(),
+            clf.stacker_.intercept_[0],
+            clf.condition_calibration_,
             hasher.char_ngram_range,
             hasher.word_ngram_range,
         )
@@ -93,7 +127,15 @@ class LinearScorer:
     def load(cls, path) -> LinearScorer:
         """Read arrays written by :meth:`save` (``allow_pickle=False``: no code runs)."""
         with np.load(path, allow_pickle=False) as data:
+            missing = [name for name in cls._ARRAYS if name not in data.files]
+            if missing:
+                raise ValueError(f"scorer arrays missing: {', '.join(missing)}")
             return cls(**{name: data[name] for name in cls._ARRAYS})
+
+    @property
+    def has_conditions(self) -> bool:
+        """Whether the model has the guide's three condition heads."""
+        return self.n_heads > 1
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -105,17 +147,22 @@ class LinearScorer:
             self._scratch = np.zeros(self.n_features, dtype=np.int32)
         return self._scratch
 
-    def decision(self, cps: np.ndarray, offsets: np.ndarray, n_reasons: int = N_REASONS):
-        """Linear decision values and reason spans for normalised code points.
+    def decision(
+        self, cps: np.ndarray, offsets: np.ndarray, n_reasons: int = N_REASONS, reason_head: int = 0
+    ):
+        """Every head's linear decision value, and reason spans, for normalised code points.
 
         Parameters
         ----------
         cps, offsets
             As returned by :func:`classifier.normalize.normalize_codepoints`.
+        n_reasons : int
+        reason_head : int
+            Whose contributions pick the spans (0: the pattern head).
 
         Returns
         -------
-        z : numpy.ndarray of float64
+        z : numpy.ndarray of float64, shape (n, n_heads)
         spans : numpy.ndarray of int32, shape (n, n_reasons, 2)
             Start and end of each reason in the padded normalised text, -1 if unused.
         """
@@ -130,14 +177,36 @@ class LinearScorer:
             whi,
             _kernels.shift_for(self.n_features),
             self.weights,
-            self.intercept,
+            self.intercepts,
             n_reasons,
+            reason_head,
             self._slots(),
         )
 
+    def stack(self, z: np.ndarray) -> np.ndarray:
+        """The final log-odds from the heads' decision values (the stacker)."""
+        if self.n_heads == 1:
+            inputs = z
+        else:
+            inputs = np.column_stack([z, z[:, 1:].min(axis=1)])
+        # column by column, in a fixed order: a matrix product may round differently with
+        # the batch size, and a message's score must not depend on its neighbours
+        out = np.full(len(inputs), self.stack_intercept)
+        for k, coef in enumerate(self.stack_coef):
+            out += inputs[:, k] * coef
+        return out
+
     def calibrate(self, z: np.ndarray) -> np.ndarray:
-        """Platt scaling: decision values to probabilities."""
-        return 1.0 / (1.0 + np.exp(-(self.cal_coef * z + self.cal_intercept)))
+        """Heads' decision values (n, n_heads) to the calibrated probability of the pattern."""
+        return 1.0 / (1.0 + np.exp(-self.stack(np.asarray(z).reshape(-1, self.n_heads))))
+
+    def conditions(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated probability of each condition, shape (n, 3); zeros without condition heads."""
+        out = np.zeros((len(z), 3))
+        for j in range(self.n_heads - 1):
+            a, b = self.condition_calibration[j]
+            out[:, j] = 1.0 / (1.0 + np.exp(-(a * z[:, j + 1] + b)))
+        return out
 
     def predict_proba(self, texts) -> np.ndarray:
         """Calibrated probability of the pattern for each raw text."""
@@ -146,6 +215,14 @@ class LinearScorer:
             return np.zeros(0)
         z, _ = self.decision(*normalize_codepoints(texts), n_reasons=0)
         return self.calibrate(z)
+
+    def condition_proba(self, texts) -> np.ndarray:
+        """Calibrated probability of each of the guide's three conditions, shape (n, 3)."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 3))
+        z, _ = self.decision(*normalize_codepoints(texts), n_reasons=0)
+        return self.conditions(z)
 
     def score(self, texts, *, reasons: bool = True, latin=None, min_score: float = 0.0):
         """Probabilities and, optionally, readable reasons for raw texts.
@@ -165,32 +242,61 @@ class LinearScorer:
         -------
         scores : numpy.ndarray
         reasons : list of str or None
-            Up to three fragments of the (normalised) message, strongest first,
-            joined by ``" | "``; empty when nothing pushed the score up.
+            With condition heads: each of the guide's conditions, whether it holds,
+            and the fragment that shows it most (``captive: "нас тут тримають";
+            addressed home: "мамо"; urges pressure: "виходьте на банкову"``).
+            Without: up to three fragments, strongest first, joined by ``" | "``.
+            Empty when nothing pushed the score up.
         """
         texts = list(texts)
         if not texts:
             return np.zeros(0), ([] if reasons else None)
         cps, offsets = normalize_codepoints(texts)
-        z, spans = self.decision(cps, offsets, n_reasons=N_REASONS if reasons else 0)
+        n_reasons = N_REASONS if reasons and not self.has_conditions else 0
+        z, spans = self.decision(cps, offsets, n_reasons=n_reasons)
         scores = self.calibrate(z)
         if not reasons:
             return scores, None
         if latin is None:
             latin = [False] * len(texts)
-        out = []
         normalized = cps.tobytes().decode("utf-32-le", "surrogatepass")
         bounds = offsets.tolist()
-        for d, (doc_spans, is_latin) in enumerate(zip(spans.tolist(), latin, strict=True)):
+
+        def show(d, a, b):
+            part = " " + normalized[bounds[d] : bounds[d + 1]] + " "
+            part = part[a:b].strip(_EDGE) if a >= 0 else ""
+            return part.translate(_UNFOLD) if latin[d] else part
+
+        out = [""] * len(texts)
+        if self.has_conditions:
+            chosen = np.flatnonzero(scores >= min_score)
+            if len(chosen):
+                held = self.conditions(z[chosen]) >= 0.5
+                sub_cps = np.concatenate([cps[offsets[d] : offsets[d + 1]] for d in chosen])
+                sub_offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
+                np.cumsum(offsets[chosen + 1] - offsets[chosen], out=sub_offsets[1:])
+                fragments = [
+                    self.decision(sub_cps, sub_offsets, n_reasons=1, reason_head=j + 1)[1][:, 0].tolist()
+                    for j in range(3)
+                ]
+                for k, d in enumerate(chosen.tolist()):
+                    parts = []
+                    for j, name in enumerate(CONDITION_NAMES):
+                        fragment = show(d, *fragments[j][k]) if held[k, j] else ""
+                        parts.append(
+                            f'{name}: "{fragment}"'
+                            if fragment
+                            else f"{name}: {'yes' if held[k, j] else 'no'}"
+                        )
+                    out[d] = "; ".join(parts)
+            return scores, out
+        for d, doc_spans in enumerate(spans.tolist()):
             if doc_spans[0][0] < 0 or scores[d] < min_score:
-                out.append("")
                 continue
-            padded = " " + normalized[bounds[d] : bounds[d + 1]] + " "
             parts: list[str] = []
             for a, b in doc_spans:
-                part = padded[a:b].strip(_EDGE) if a >= 0 else ""
+                part = show(d, a, b)
                 if part and not any(part in p for p in parts):
                     parts.append(part)
-            reason = " | ".join(parts)
-            out.append(reason.translate(_UNFOLD) if is_latin else reason)
+            out[d] = " | ".join(parts)
         return scores, out

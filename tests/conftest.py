@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny labelled corpus, written as a store, and a model trained on it."""
 
 import csv
+import os
 
 import pytest
 
@@ -55,8 +56,14 @@ def tiny_rows():
         )
     for i, (lang, cat, text) in enumerate(NEGATIVES):
         rows.append(dict(text=text, label=0, lang=lang, category=cat, source="test", group=f"n{i}"))
-    for r in rows:
-        r.update(added="2026-11-29", annotator="test", style="")
+    for r in rows:  # what the category leaves open, as a writer would annotate it
+        if r["category"] == "related_captive_statement":
+            r["addressed_home"] = "0"
+        if r["category"] == "everyday":
+            r.update(captive_voice="0", urges_pressure="0")
+    for i, r in enumerate(rows):
+        # five writers, each with both labels, so that training validates across writers
+        r.update(added="2026-11-29", annotator="test", style="", writer=f"tiny-{'abcde'[i % 5]}")
     return rows
 
 
@@ -86,3 +93,30 @@ def tiny_model(tmp_path_factory):
     write_store(root / "labelled" / "tiny.csv", tiny_rows())
     result = train([root / "labelled"], models_dir=root / "models", heldout=False, quiet=True)
     return load_model(result.version, models_dir=root / "models")
+
+
+@pytest.fixture(scope="session")
+def store_model(tmp_path_factory):
+    """The README's first command, once per session: score the sample, training the store's model.
+
+    Returns the CLI result and the model it trained on the whole label store (the only
+    full-store training of the test session).
+    """
+    from click.testing import CliRunner
+
+    from classifier import load_model
+    from classifier.cli import cli
+
+    from .test_docs import ROOT
+
+    models = tmp_path_factory.mktemp("store") / "models"
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = CliRunner().invoke(
+            cli, ["score", "datasets/samples/messages.txt", "--models-dir", str(models)]
+        )
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    return result, load_model(models_dir=models)

@@ -19,9 +19,16 @@ def test_contributions_plus_intercept_are_the_decision_value(tiny_model, text):
     e = explain(text, tiny_model)
     scorer = tiny_model.scorer
     z, _ = scorer.decision(*normalize_codepoints([text]), n_reasons=0)
-    assert e.intercept == scorer.intercept
-    assert e.decision == pytest.approx(z[0], abs=1e-9)
-    assert e.intercept + sum(f.contribution for f in e.features) == pytest.approx(z[0], abs=1e-9)
+    assert e.intercept == scorer.intercepts[0]
+    assert e.decisions == pytest.approx(tuple(z[0]), abs=1e-9)
+    assert e.intercept + sum(f.contribution for f in e.features) == pytest.approx(z[0, 0], abs=1e-9)
+    # each condition head adds up the same way, and its probability is the scorer's
+    conditions = scorer.conditions(z)[0]
+    assert [c.probability for c in e.conditions] == pytest.approx(list(conditions), abs=1e-12)
+    for h, c in enumerate(e.conditions, start=1):
+        assert scorer.intercepts[h] + sum(f.contribution for f in c.features) == pytest.approx(
+            z[0, h], abs=1e-9
+        )
     api = score_texts([text], tiny_model).iloc[0]
     assert e.score == pytest.approx(api["score"], abs=1e-12)
     assert e.flagged == bool(api["flagged"])
@@ -58,7 +65,7 @@ def test_collisions_are_reported_and_still_add_up(tiny_model):
     shared = [f for f in e.features if len(f.ngrams) > 1]
     assert e.collisions == len(shared) > 0
     z, _ = tiny_model.scorer.decision(*normalize_codepoints([text]), n_reasons=0)
-    assert e.decision == pytest.approx(z[0], abs=1e-9)
+    assert e.decision == pytest.approx(z[0, 0], abs=1e-9)
     assert " + " in shared[0].label()
     assert f"note: {e.collisions} column(s) are shared" in format_explanation(e)
 
@@ -74,8 +81,9 @@ def test_explain_cli_argument_and_stdin_agree(tiny_model):
     e = explain(text, tiny_model)
     assert lines[0] == f"model {tiny_model.version}  threshold {tiny_model.threshold:.4f}"
     assert lines[1].startswith(f"score {e.score:.6f}  FLAGGED")
-    up = lines.index("pushed the score up:")
-    down = lines.index("pushed the score down:")
+    up = lines.index("pushed the pattern head up:")
+    down = lines.index("pushed the pattern head down:")
+    assert "the guide's conditions (each head's probability, and what shows it most):" in lines
     assert down - up == 4 and len(lines) >= down + 4
     assert lines[up + 1].split()[0] == f"{e.up(1)[0].contribution:+.4f}"
 

@@ -75,3 +75,24 @@ def test_numbers_that_are_not_leetspeak_stay_numbers():
 def test_idempotent_on_cases_hypothesis_found(text):
     once = normalize_text(text)
     assert normalize_text(once) == once
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("[14.02.24 18:30] Unknown: Мамо, привіт", "мамо, привіт"),
+        ("[Viber 16:44] Оля: забери посилку", "забери посилку"),
+        ("12/03/2024, 21:14 - Oleh: добре", "добре"),
+        ("[1/2/24, 9:05:11 PM] John Smith: мамо", "мамо"),
+        ("Oleh, [14.02.2024 18:30]\nмам я тут", "мам я тут"),
+        ("Forwarded from Полонені UA\nМамо виходьте", "мамо виходьте"),
+        ("Переслано від Сашко: мамо", "мамо"),
+        ("18:30 Мама: купи хліба", "купи хліба"),
+        ("12.03.2024\n18:30\nпривіт", "привіт"),
+        ("[14.02.24 18:30] А: так\n[14.02.24 18:31] Б: ні", "так ні"),
+        # not metadata: a time inside a sentence, or a long line after "forwarded from"
+        ("Збір о 18:30 біля ради", "збір о 0:0 біля ради"),
+    ],
+)
+def test_chat_export_metadata_is_removed(raw, expected):
+    assert normalize_text(raw) == expected

@@ -36,6 +36,7 @@ def _heldout(path):
             category="coerced_appeal" if lab else "everyday",
             source="t",
             group=f"h{i}",
+            writer="heldout-writer",
         )
         for i, (lab, lang, t) in enumerate(HELDOUT)
     ]

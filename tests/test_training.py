@@ -1,0 +1,56 @@
+"""Training: cross-writer folds, the card's figures, and evaluation texts kept out of training."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classifier.errors import DataError
+from classifier.training import contrast_pair_accuracy, cross_writer_plan, train
+
+from .conftest import tiny_rows, write_store
+
+
+def test_train_refuses_a_store_holding_a_real_or_heldout_text(tmp_path):
+    store = write_store(tmp_path / "labelled" / "tiny.csv", tiny_rows()).parent
+    real_row = dict(tiny_rows()[3], text=tiny_rows()[3]["text"].upper(), writer="real-press")
+    write_store(tmp_path / "real" / "real.csv", [real_row, dict(tiny_rows()[20], writer="real-press")])
+    with pytest.raises(DataError, match="evaluation text that must never be trained on"):
+        train([store], models_dir=tmp_path / "models", heldout=False, real=[tmp_path / "real"], quiet=True)
+    assert not (tmp_path / "models").exists()
+
+
+def test_the_card_leads_with_cross_writer_figures(tiny_model):
+    cv = tiny_model.card["cv"]
+    assert cv["grouping"] == "writer" and cv["writers_tested"] == 5 and cv["folds"] == 5
+    assert set(cv["by_writer"]) == {f"tiny-{w}" for w in "abcde"}
+    assert cv["worst_writer"] in cv["by_writer"]
+
+
+def test_one_label_writers_train_but_are_never_tested():
+    frame = pd.DataFrame(
+        {
+            "writer": ["a", "a", "b", "b", "legacy-positives", "legacy-positives"],
+            "label": [0, 1, 0, 1, 1, 1],
+            "group": list("123456"),
+        }
+    )
+    plan = cross_writer_plan(frame)
+    assert plan.grouping == "writer" and plan.cv_rows.tolist() == [True] * 4 + [False] * 2
+    # fewer than two writers with both labels: folds by row group, marked as such
+    assert cross_writer_plan(frame[frame["writer"] != "b"]).grouping == "group"
+    assert cross_writer_plan(frame, grouping="group").cv_rows.all()
+
+
+def test_contrast_pairs_are_right_only_when_the_appeal_is_flagged_and_the_twin_is_not():
+    frame = pd.DataFrame(
+        {
+            "group": ["g1", "g1", "g2", "g2", "g3"],
+            "label": [1, 0, 1, 0, 0],
+            "contrast": ["", "captive_voice", "", "urges_pressure", ""],
+            "score": [0.9, 0.2, 0.9, 0.8, 0.1],
+        }
+    )
+    got = contrast_pair_accuracy(frame, 0.5)
+    assert got["pairs"] == 2 and got["accuracy"] == 0.5
+    assert got["captive_voice"]["accuracy"] == 1.0 and got["urges_pressure"]["accuracy"] == 0.0
+    assert np.isnan(contrast_pair_accuracy(frame.iloc[4:], 0.5)["accuracy"])
