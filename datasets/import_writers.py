@@ -83,7 +83,7 @@ def main(argv=None):
     for w in order:
         with open(args.folder / w / "rows.csv", newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
-                doubt = r.get("doubt", "").strip()
+                doubt = r.get("doubt", "").strip().removeprefix("doubt:").strip()
                 group = r["group"].strip()
                 new.append(
                     {
@@ -104,11 +104,22 @@ def main(argv=None):
                         "contrast": r.get("contrast", ""),
                     }
                 )
+    # a row that is nothing but chat metadata (a bare "Forwarded from ..." header) is empty
+    # to the model: it cannot be labelled, so it is left out and counted
+    empty = [not t.strip() for t in normalize_texts([r["text"] for r in new])]
+    metadata_only = Counter(r["writer"] for r, e in zip(new, empty, strict=True) if e)
+    new = [r for r, e in zip(new, empty, strict=True) if not e]
     texts = fixed["text"].tolist() + [r["text"] for r in new]
     who = np.array(fixed["writer"].tolist() + [r["writer"] for r in new])
     X = shingles(texts)
     dropped = set()
     n_fixed = len(fixed)
+    # short texts have few or no 5-grams: the same normalised text is a duplicate too
+    first = {}
+    for k, key in enumerate(normalize_texts(texts)):
+        if key in first and who[first[key]] != who[k] and k >= n_fixed:
+            dropped.add(k)
+        first.setdefault(key, k)
     for i, j in sorted(near_duplicate_pairs(X, who)):
         if i not in dropped and j >= n_fixed:  # keep the earlier row; the fixed rows are never dropped
             dropped.add(j)
@@ -121,7 +132,8 @@ def main(argv=None):
         twins = sum(bool(r["contrast"]) for r in rows)
         print(
             f"{w:<32} {'held out' if w in held else 'training':<9} {len(rows):>5} rows, {pos:>4} positive, "
-            f"{twins:>4} twins, {dropped_by.get(w, 0):>3} near-duplicates dropped"
+            f"{twins:>4} twins, {dropped_by.get(w, 0):>3} near-duplicates dropped, "
+            f"{metadata_only.get(w, 0)} metadata-only rows left out"
         )
         if args.dry_run:
             continue
