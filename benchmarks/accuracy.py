@@ -37,6 +37,7 @@ from sklearn.base import clone
 from classifier.evaluation import binary_metrics, metrics_by
 from classifier.labels import load_store
 from classifier.model import build_pipeline, choose_threshold, grouped_folds
+from classifier.scorer import LinearScorer
 from classifier.training import TEAM_PREFIX, contrast_pair_accuracy, cross_writer_plan, fit_cross_writer
 
 # Messages that show no captive voice, no home addressee or no call to act: none may be flagged.
@@ -72,13 +73,14 @@ class Ours:
             build_pipeline(seed=self.seed, combine=self.combine), store, grouping=self.grouping
         )
         self.model = pipeline  # fitted on all rows as part of the cross-writer fit
+        self.scorer = LinearScorer.from_pipeline(pipeline)  # what `score` serves
         return oof["score"].to_numpy()
 
     def fit(self, store):
         return self
 
     def score(self, texts):
-        return self.model.predict_proba(texts)[:, 1]
+        return self.scorer.predict_proba(texts)
 
 
 class Naive:

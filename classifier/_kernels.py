@@ -209,7 +209,7 @@ def batch_grams(cps, offsets, table, clo, chi, wlo, whi, shift):
 
 @njit(cache=True)
 def batch_scores(
-    cps, offsets, table, clo, chi, wlo, whi, shift, weights, intercepts, n_reasons, reason_head, slot_of
+    cps, offsets, table, clo, chi, wlo, whi, shift, weights, intercepts, n_reasons, head_reasons, slot_of
 ):
     """Decision values of linear heads on shared tf-idf (sublinear, l2) features, and reason spans.
 
@@ -222,9 +222,12 @@ def batch_scores(
         Per column: idf, then idf times each head's linear coefficient.
     intercepts : float64 array (n_heads,)
     n_reasons : int
-        How many merged spans to return per message (the strongest positive ones).
-    reason_head : int
-        The head whose contributions choose the reason spans.
+        How many merged spans of the first head to return per message (the strongest
+        positive ones).
+    head_reasons : bool
+        Also find, for every other head (the conditions), the one n-gram that pushed
+        it up most, widened to whole words: one comparison per n-gram and head, so the
+        conditions' reasons cost no second pass.
     slot_of : int32 array of n_features, all zero (scratch; left all zero). It maps a
         column to its slot in the current message, so counting needs no sort.
 
@@ -232,6 +235,9 @@ def batch_scores(
     -------
     z : float64 array (n_docs, n_heads)
     spans : int32 array (n_docs, n_reasons, 2) of padded positions, -1 where unused
+    head_spans : int32 array (n_docs, n_heads - 1, 2): each other head's strongest n-gram,
+        -1 where none pushed it up (or ``head_reasons`` is False)
+    words : int32 array (n_docs,): distinct words of each message, counted up to ``MIN_WORDS``
     """
     n_docs = len(offsets) - 1
     n_heads = weights.shape[1] - 1
@@ -242,8 +248,13 @@ def batch_scores(
     slot_start = np.empty(len(slot_of), np.int32)
     slot_end = np.empty(len(slot_of), np.int32)
     z = np.empty((n_docs, n_heads))
+    words = np.empty(n_docs, np.int32)
     dots = np.empty(n_heads)
     spans = np.full((n_docs, n_reasons, 2), -1, np.int32)
+    head_spans = np.full((n_docs, max(n_heads - 1, 0), 2), -1, np.int32)
+    best_w = np.empty(n_heads)
+    best_s = np.empty(n_heads, np.int32)
+    best_e = np.empty(n_heads, np.int32)
     top = 12  # strongest features considered before widening to words and merging
     top_w = np.empty(top)
     top_s = np.empty(top, np.int32)
@@ -269,6 +280,7 @@ def batch_scores(
                 else:
                     slot_count[s - 1] += 1
         dots[:] = 0.0
+        best_w[:] = 0.0
         norm2 = 0.0
         n_top = 0
         for t in range(nt):
@@ -277,9 +289,15 @@ def batch_scores(
             tf = 1.0 + np.log(slot_count[t])
             v = tf * weights[c, 0]
             norm2 += v * v
-            for h in range(n_heads):
-                dots[h] += tf * weights[c, 1 + h]
-            contrib = tf * weights[c, 1 + reason_head]
+            contrib = tf * weights[c, 1]
+            dots[0] += contrib
+            for h in range(1, n_heads):
+                w = tf * weights[c, 1 + h]
+                dots[h] += w
+                if head_reasons and w > best_w[h]:
+                    best_w[h] = w
+                    best_s[h] = slot_start[t]
+                    best_e[h] = slot_end[t]
             if n_reasons and contrib > 0.0 and (n_top < top or contrib > top_w[n_top - 1]):
                 j = n_top if n_top < top else top - 1
                 while j > 0 and top_w[j - 1] < contrib:
@@ -292,13 +310,52 @@ def batch_scores(
                 top_e[j] = slot_end[t]
                 if n_top < top:
                     n_top += 1
+        words[d] = _distinct_words(cps, offsets[d], offsets[d + 1], table, MIN_WORDS)
         norm = np.sqrt(norm2)
         for h in range(n_heads):
             z[d, h] = (dots[h] / norm if norm2 > 0.0 else 0.0) + intercepts[h]
         if n_top:
             _widen_to_words(cps, offsets[d], offsets[d + 1] - offsets[d] + 2, table, top_s, top_e, n_top)
             _merge_spans(top_w, top_s, top_e, n_top, spans[d])
-    return z, spans
+        if head_reasons:
+            for h in range(1, n_heads):
+                if best_w[h] > 0.0:
+                    _widen_to_words(
+                        cps, offsets[d], offsets[d + 1] - offsets[d] + 2, table, best_s[h:], best_e[h:], 1
+                    )
+                    head_spans[d, h - 1, 0] = best_s[h]
+                    head_spans[d, h - 1, 1] = best_e[h]
+    return z, spans, head_spans, words
+
+
+MIN_WORDS = 3  # fewer distinct words cannot show the guide's three conditions
+
+
+@njit(cache=True)
+def _distinct_words(cps, start, stop, table, limit):
+    """How many distinct words a message has, counted up to ``limit`` (then it stops)."""
+    seen = np.zeros(limit, np.uint64)
+    n = 0
+    p = start
+    while p < stop:
+        c = cps[p]
+        if c < 0x10000 and table[c]:
+            h = np.uint64(0)
+            while p < stop and cps[p] < 0x10000 and table[cps[p]]:
+                h = h * P + np.uint64(cps[p]) + np.uint64(1)
+                p += 1
+            new = True
+            for i in range(n):
+                if seen[i] == h:
+                    new = False
+            if new:
+                seen[n] = h
+                n += 1
+                if n >= limit:
+                    return n
+        else:
+            p += 1
+    return n
 
 
 @njit(cache=True, inline="always")

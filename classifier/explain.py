@@ -171,7 +171,7 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
     """
     scorer = model.scorer
     threshold = model.threshold if threshold is None else float(threshold)
-    cps, _ = normalize_codepoints([text])
+    cps, offsets = normalize_codepoints([text])
     normalized = cps.tobytes().decode("utf-32-le", "surrogatepass")
     if not normalized.strip():
         raise InputError(
@@ -232,7 +232,8 @@ def explain(text: str, model, *, threshold: float | None = None) -> Explanation:
 
     heads = [head_features(h) for h in range(scorer.n_heads)]
     decisions = np.array([[d for _, d in heads]])
-    score = float(scorer.calibrate(decisions)[0])
+    words = scorer.decision(cps, offsets, n_reasons=0)[3]  # the scorer's short-message cap
+    score = float(scorer.calibrate(decisions, words)[0])
     probabilities = scorer.conditions(decisions)[0]
     conditions = [
         Condition(name, float(probabilities[j]), bool(probabilities[j] >= 0.5), heads[j + 1][0])

@@ -30,6 +30,8 @@ _UNFOLD = str.maketrans("авсенімкорѕтхуј", "abcehimkopstxyj")
 
 
 CONDITION_NAMES = ("captive", "addressed home", "urges pressure")
+MIN_WORDS = _kernels.MIN_WORDS
+SHORT_CAP = 0.01  # the highest score of a message with fewer than MIN_WORDS distinct words
 
 
 class LinearScorer:
@@ -147,9 +149,7 @@ class LinearScorer:
             self._scratch = np.zeros(self.n_features, dtype=np.int32)
         return self._scratch
 
-    def decision(
-        self, cps: np.ndarray, offsets: np.ndarray, n_reasons: int = N_REASONS, reason_head: int = 0
-    ):
+    def decision(self, cps: np.ndarray, offsets: np.ndarray, n_reasons: int = N_REASONS, head_reasons=False):
         """Every head's linear decision value, and reason spans, for normalised code points.
 
         Parameters
@@ -157,14 +157,18 @@ class LinearScorer:
         cps, offsets
             As returned by :func:`classifier.normalize.normalize_codepoints`.
         n_reasons : int
-        reason_head : int
-            Whose contributions pick the spans (0: the pattern head).
+            Spans of the pattern head.
+        head_reasons : bool, default=False
+            Also each condition head's strongest fragment (third return value).
 
         Returns
         -------
         z : numpy.ndarray of float64, shape (n, n_heads)
         spans : numpy.ndarray of int32, shape (n, n_reasons, 2)
             Start and end of each reason in the padded normalised text, -1 if unused.
+        head_spans : numpy.ndarray of int32, shape (n, n_heads - 1, 2)
+        words : numpy.ndarray of int32
+            Distinct words per message, counted up to ``MIN_WORDS``.
         """
         (clo, chi), (wlo, whi) = self.char_ngram_range, self.word_ngram_range
         return _kernels.batch_scores(
@@ -179,7 +183,7 @@ class LinearScorer:
             self.weights,
             self.intercepts,
             n_reasons,
-            reason_head,
+            bool(head_reasons),
             self._slots(),
         )
 
@@ -196,9 +200,18 @@ class LinearScorer:
             out += inputs[:, k] * coef
         return out
 
-    def calibrate(self, z: np.ndarray) -> np.ndarray:
-        """Heads' decision values (n, n_heads) to the calibrated probability of the pattern."""
-        return 1.0 / (1.0 + np.exp(-self.stack(np.asarray(z).reshape(-1, self.n_heads))))
+    def calibrate(self, z: np.ndarray, words=None) -> np.ndarray:
+        """Heads' decision values (n, n_heads) to the calibrated probability of the pattern.
+
+        ``words`` (distinct words per message, from :meth:`decision`): a message with
+        fewer than ``MIN_WORDS`` distinct words cannot show a captive's voice, an
+        addressee at home and a call to act at once, so its score is at most
+        ``SHORT_CAP`` ("вимагайте вимагайте вимагайте", "Мамо").
+        """
+        p = 1.0 / (1.0 + np.exp(-self.stack(np.asarray(z).reshape(-1, self.n_heads))))
+        if words is not None:
+            p = np.where(np.asarray(words) < MIN_WORDS, np.minimum(p, SHORT_CAP), p)
+        return p
 
     def conditions(self, z: np.ndarray) -> np.ndarray:
         """Calibrated probability of each condition, shape (n, 3); zeros without condition heads."""
@@ -213,15 +226,15 @@ class LinearScorer:
         texts = list(texts)
         if not texts:
             return np.zeros(0)
-        z, _ = self.decision(*normalize_codepoints(texts), n_reasons=0)
-        return self.calibrate(z)
+        z, _, _, words = self.decision(*normalize_codepoints(texts), n_reasons=0)
+        return self.calibrate(z, words)
 
     def condition_proba(self, texts) -> np.ndarray:
         """Calibrated probability of each of the guide's three conditions, shape (n, 3)."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, 3))
-        z, _ = self.decision(*normalize_codepoints(texts), n_reasons=0)
+        z, _, _, _ = self.decision(*normalize_codepoints(texts), n_reasons=0)
         return self.conditions(z)
 
     def score(self, texts, *, reasons: bool = True, latin=None, min_score: float = 0.0):
@@ -253,8 +266,10 @@ class LinearScorer:
             return np.zeros(0), ([] if reasons else None)
         cps, offsets = normalize_codepoints(texts)
         n_reasons = N_REASONS if reasons and not self.has_conditions else 0
-        z, spans = self.decision(cps, offsets, n_reasons=n_reasons)
-        scores = self.calibrate(z)
+        z, spans, head_spans, words = self.decision(
+            cps, offsets, n_reasons=n_reasons, head_reasons=reasons and self.has_conditions
+        )
+        scores = self.calibrate(z, words)
         if not reasons:
             return scores, None
         if latin is None:
@@ -270,25 +285,15 @@ class LinearScorer:
         out = [""] * len(texts)
         if self.has_conditions:
             chosen = np.flatnonzero(scores >= min_score)
-            if len(chosen):
-                held = self.conditions(z[chosen]) >= 0.5
-                sub_cps = np.concatenate([cps[offsets[d] : offsets[d + 1]] for d in chosen])
-                sub_offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
-                np.cumsum(offsets[chosen + 1] - offsets[chosen], out=sub_offsets[1:])
-                fragments = [
-                    self.decision(sub_cps, sub_offsets, n_reasons=1, reason_head=j + 1)[1][:, 0].tolist()
-                    for j in range(3)
-                ]
-                for k, d in enumerate(chosen.tolist()):
-                    parts = []
-                    for j, name in enumerate(CONDITION_NAMES):
-                        fragment = show(d, *fragments[j][k]) if held[k, j] else ""
-                        parts.append(
-                            f'{name}: "{fragment}"'
-                            if fragment
-                            else f"{name}: {'yes' if held[k, j] else 'no'}"
-                        )
-                    out[d] = "; ".join(parts)
+            held = self.conditions(z[chosen]) >= 0.5
+            for k, d in enumerate(chosen.tolist()):
+                parts = []
+                for j, name in enumerate(CONDITION_NAMES):
+                    fragment = show(d, *head_spans[d, j]) if held[k, j] else ""
+                    parts.append(
+                        f'{name}: "{fragment}"' if fragment else f"{name}: {'yes' if held[k, j] else 'no'}"
+                    )
+                out[d] = "; ".join(parts)
             return scores, out
         for d, doc_spans in enumerate(spans.tolist()):
             if doc_spans[0][0] < 0 or scores[d] < min_score:

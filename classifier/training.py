@@ -146,12 +146,19 @@ def _line(name: str, m: dict) -> str:
 
 
 def evaluate_sets(pipeline, threshold, heldout, real) -> dict:
-    """Metrics of a fitted pipeline on the held-out writers, the team's held-out set and the real texts."""
+    """Metrics of a fitted pipeline on the held-out writers, the team's held-out set and the real texts.
+
+    Scored as ``score`` scores (:class:`classifier.scorer.LinearScorer`), so the figures
+    are those of the served model.
+    """
+    from .scorer import LinearScorer
+
+    scorer = LinearScorer.from_pipeline(pipeline)
     out = {}
     if heldout:
         files = store_files(heldout)
         ho = load_store(files)
-        ho = ho.assign(score=pipeline.predict_proba(ho["text"].tolist())[:, 1])
+        ho = ho.assign(score=scorer.predict_proba(ho["text"].tolist()))
         team = ho["writer"].astype(str).str.startswith(TEAM_PREFIX)
         for key, part in (("heldout_writers", ho[~team]), ("heldout_team", ho[team])):
             if len(part) and part["label"].nunique() == 2:
@@ -163,7 +170,7 @@ def evaluate_sets(pipeline, threshold, heldout, real) -> dict:
     if real:
         files = store_files(real)
         rs = load_store(files)
-        rs = rs.assign(score=pipeline.predict_proba(rs["text"].tolist())[:, 1])
+        rs = rs.assign(score=scorer.predict_proba(rs["text"].tolist()))
         out["real"] = sliced_metrics(rs, threshold)
         out["real"]["files"] = [str(f) for f in files]
         out["real_sha256"] = data_sha256(files)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from classifier.labels import NEGATIVE_CATEGORIES, load_store
@@ -15,7 +16,7 @@ def store():
 
 
 def test_store_size_and_balance(store):
-    assert len(store) >= 2000
+    assert len(store) >= 11000
     assert (store["label"] == 1).sum() >= 700
 
 
@@ -47,3 +48,38 @@ def test_heldout_is_valid_and_disjoint_from_training(store):
     assert len(heldout) >= 400 and set(heldout["label"]) == {0, 1}
     assert not set(heldout["text"]) & set(store["text"])
     assert not set(heldout["group"]) & set(store["group"])
+
+
+# Writers of the store's first batches: one label per batch, named after it.
+LEGACY = ("team-", "corpus-")
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    return load_store([ROOT / "datasets" / "heldout"])
+
+
+def _new_writers(frame):
+    return frame[~frame["writer"].str.startswith(LEGACY)]
+
+
+def test_every_row_has_a_writer_and_new_writers_write_both_labels(store, heldout):
+    new = pd.concat([_new_writers(store), _new_writers(heldout)])
+    assert new["writer"].nunique() >= 12
+    for writer, part in new.groupby("writer"):
+        assert set(part["label"]) == {0, 1}, writer
+        assert (part["label"] == 1).mean() >= 0.25, writer
+
+
+def test_new_writers_wrote_contrast_twins_in_their_appeals_groups(store):
+    new = _new_writers(store)
+    twins = new[new["contrast"] != ""]
+    appeals = set(new.loc[new["label"] == 1, "group"])
+    assert len(twins) >= 0.25 * (new["label"] == 1).sum()
+    assert twins["group"].isin(appeals).mean() > 0.95
+    assert set(twins["contrast"]) == {"captive_voice", "addressed_home", "urges_pressure"}
+
+
+def test_held_out_writers_are_nowhere_in_the_store(store, heldout):
+    held = set(_new_writers(heldout)["writer"])
+    assert len(held) >= 2 and not held & set(store["writer"])

@@ -18,7 +18,7 @@ TEXTS = [t for _, t in POSITIVES] + [t for *_, t in NEGATIVES] + ["ВЫХОДИ�
 def test_contributions_plus_intercept_are_the_decision_value(tiny_model, text):
     e = explain(text, tiny_model)
     scorer = tiny_model.scorer
-    z, _ = scorer.decision(*normalize_codepoints([text]), n_reasons=0)
+    z, _, _, _ = scorer.decision(*normalize_codepoints([text]), n_reasons=0)
     assert e.intercept == scorer.intercepts[0]
     assert e.decisions == pytest.approx(tuple(z[0]), abs=1e-9)
     assert e.intercept + sum(f.contribution for f in e.features) == pytest.approx(z[0, 0], abs=1e-9)
@@ -64,7 +64,7 @@ def test_collisions_are_reported_and_still_add_up(tiny_model):
     e = explain(text, tiny_model)
     shared = [f for f in e.features if len(f.ngrams) > 1]
     assert e.collisions == len(shared) > 0
-    z, _ = tiny_model.scorer.decision(*normalize_codepoints([text]), n_reasons=0)
+    z, _, _, _ = tiny_model.scorer.decision(*normalize_codepoints([text]), n_reasons=0)
     assert e.decision == pytest.approx(z[0, 0], abs=1e-9)
     assert " + " in shared[0].label()
     assert f"note: {e.collisions} column(s) are shared" in format_explanation(e)

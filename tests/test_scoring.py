@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classifier.normalize import normalize_text
 from classifier.readers import MAX_CHARS
 from classifier.scorer import LinearScorer
 from classifier.scoring import score_file, score_files, score_texts
@@ -17,9 +18,19 @@ from .conftest import NEGATIVES, POSITIVES
 TEXTS = [t for _, t in POSITIVES] + [t for *_, t in NEGATIVES]
 
 
+def _served(texts, proba):
+    """The pipeline's probabilities with the scorer's cap on messages of fewer than three distinct words."""
+    import re
+
+    from classifier.scorer import MIN_WORDS, SHORT_CAP
+
+    words = [len(set(re.findall(r"(?:[^\W_]|')+", normalize_text(t)))) for t in texts]
+    return np.where(np.array(words) < MIN_WORDS, np.minimum(proba, SHORT_CAP), proba)
+
+
 def test_compiled_scorer_equals_the_sklearn_pipeline(tiny_model):
     noisy = [*TEXTS, "", "😀", "a" * 3000, "ПPOTECT HA MAЙДAHI", "x\udc80y"]
-    expected = tiny_model.pipeline.predict_proba(noisy)[:, 1]
+    expected = _served(noisy, tiny_model.pipeline.predict_proba(noisy)[:, 1])
     np.testing.assert_allclose(
         LinearScorer.from_pipeline(tiny_model.pipeline).predict_proba(noisy), expected, rtol=1e-9, atol=1e-12
     )
@@ -46,10 +57,12 @@ def test_score_texts_columns_threshold_and_reasons(tiny_model):
     np.testing.assert_array_equal(df["score"], tiny_model.predict_proba(TEXTS))
     assert (df["flagged"] == (df["score"] >= tiny_model.threshold)).all()
     top = df.sort_values("score").iloc[-1]
-    # reasons are words of the message itself (after normalisation), not feature ids
-    fragments = top["reasons"].split(" | ")
-    assert fragments and all(f.lower() in top["text"].lower().replace("’", "'") or f for f in fragments)
-    assert any(word in top["text"].lower() for f in fragments for word in f.split())
+    # reasons name the guide's three conditions, each with a fragment of the message
+    # itself (after normalisation), not feature ids
+    parts = top["reasons"].split("; ")
+    assert [p.split(":")[0] for p in parts] == ["captive", "addressed home", "urges pressure"]
+    fragments = [p.split(": ", 1)[1].strip('"') for p in parts if '"' in p]
+    assert fragments and all(f in normalize_text(top["text"]) for f in fragments)
     lowered = score_texts(TEXTS, tiny_model, threshold=0.0)
     assert lowered["flagged"].all()
 
@@ -157,5 +170,18 @@ def test_five_megabyte_line_scores_like_the_pipeline(tiny_model, tmp_path):
     out = pd.concat(score_file(src, tiny_model), ignore_index=True)
     assert list(out["row"]) == [1, 2, 3] and (out["error"] == "").all()
     assert list(out["truncated"]) == [False, True, False]  # scored on its first MAX_CHARS characters
-    expected = tiny_model.pipeline.predict_proba(["коротко", line[:MAX_CHARS], "ще одне"])[:, 1]
+    texts = ["коротко", line[:MAX_CHARS], "ще одне"]
+    expected = _served(texts, tiny_model.pipeline.predict_proba(texts)[:, 1])
     np.testing.assert_allclose(out["score"].to_numpy(), expected, rtol=1e-9)
+
+
+def test_fewer_than_three_distinct_words_are_never_flagged(tiny_model):
+    from classifier.explain import explain
+    from classifier.scorer import SHORT_CAP
+
+    short = ["вимагайте вимагайте вимагайте", "Мамо", "ВИХОДЬТЕ на Майдан"[:8], "требуйте требуйте"]
+    scores = tiny_model.predict_proba(short)
+    assert (scores <= SHORT_CAP).all()
+    assert explain(short[0], tiny_model).score == scores[0]
+    # three distinct words are scored by the model as usual
+    assert tiny_model.predict_proba(["вимагайте, виходьте, мамо"])[0] > SHORT_CAP
