@@ -92,19 +92,29 @@ def _stack_inputs(z: np.ndarray) -> np.ndarray:
     return np.column_stack([z, z[:, 1:].min(axis=1)])
 
 
-def _fit_heads(X, y, conditions, train, heads, make_lr):
-    """tf-idf fitted on ``train`` rows, then one logistic regression per head."""
-    tfidf = TfidfTransformer(sublinear_tf=True).fit(X[train])
-    Xt = tfidf.transform(X[train])
-    models = []
-    for h in range(heads):
-        target = y[train] if h == 0 else conditions[train, h - 1]
-        known = ~np.isnan(target)
-        if h and (known.sum() < 2 or len(np.unique(target[known])) < 2):
-            models.append(None)  # a condition this data says nothing about: no evidence either way
-            continue
-        models.append(make_lr().fit(Xt[known], target[known].astype(int)))
-    return tfidf, models
+def _fit_splits(X, y, conditions, splits, heads, make_lr, n_jobs):
+    """For each split's training rows: tf-idf, then one logistic regression per head.
+
+    Every (split, head) fit is one task of a single thread pool (liblinear releases the
+    GIL), so the pool stays busy to the end. Returns ``[(tfidf, [model or None, ...])]``.
+    """
+    prepared = []
+    for train in splits:
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(X[train])
+        prepared.append((tfidf, tfidf.transform(X[train]), train))
+    tasks = []
+    for k, (_, Xt, train) in enumerate(prepared):
+        for h in range(heads):
+            target = y[train] if h == 0 else conditions[train, h - 1]
+            known = ~np.isnan(target)
+            if h and (known.sum() < 2 or len(np.unique(target[known])) < 2):
+                continue  # a condition this data says nothing about: no head, no evidence
+            tasks.append((k, h, Xt[known], target[known].astype(int)))
+    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(make_lr().fit)(Xk, t) for _, _, Xk, t in tasks)
+    models = [[None] * heads for _ in splits]
+    for (k, h, _, _), model in zip(tasks, fitted, strict=True):
+        models[k][h] = model
+    return [(tfidf, models[k]) for k, (tfidf, _, _) in enumerate(prepared)]
 
 
 def _decisions(tfidf, models, X) -> np.ndarray:
@@ -217,14 +227,12 @@ class ConditionClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         folds = grouped_folds(y, groups, n_splits=self.n_splits, random_state=self.random_state, rows=cv_rows)
 
-        def fold(train, test):
-            tfidf, models = _fit_heads(X, y, cond, train, n_heads, self._lr)
-            return test, _decisions(tfidf, models, X[test])
-
+        # the folds' heads and the final heads (on all rows) in one pool
+        splits = [train for train, _ in folds] + [np.arange(n)]
+        fitted = _fit_splits(X, y, cond, splits, n_heads, self._lr, self.n_jobs)
         oof = np.full((n, n_heads), np.nan)
-        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(delayed(fold)(tr, te) for tr, te in folds)
-        for test, z in results:
-            oof[test] = z
+        for (tfidf, models), (_, test) in zip(fitted, folds, strict=False):
+            oof[test] = _decisions(tfidf, models, X[test])
         tested = ~np.isnan(oof[:, 0])
 
         # The stacker, cross-fitted so that the reported out-of-fold probability of a
@@ -247,7 +255,7 @@ class ConditionClassifier(ClassifierMixin, BaseEstimator):
                 cal = LogisticRegression(C=1e6).fit(oof[known, j + 1 : j + 2], cond[known, j].astype(int))
                 self.condition_calibration_[j] = (cal.coef_[0, 0], cal.intercept_[0])
 
-        self.tfidf_, self.heads_ = _fit_heads(X, y, cond, np.arange(n), n_heads, self._lr)
+        self.tfidf_, self.heads_ = fitted[-1]
         return self
 
     def _stacker(self):
