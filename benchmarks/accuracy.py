@@ -225,9 +225,7 @@ def main():
                 row["held-out max neg. FPR"] = hfpr
         row["probes flagged"] = f"{int((c.score(PROBES) >= threshold).sum())}/{len(PROBES)}"
         for name, texts in corpora.items():
-            row[f"{name} flagged"] = float(
-                np.mean(c.score(texts) >= threshold)
-            )
+            row[f"{name} flagged"] = float(np.mean(c.score(texts) >= threshold))
         row["threshold"] = threshold if met else float("nan")
         row["secs"] = time.perf_counter() - t0
         rows.append(row)
