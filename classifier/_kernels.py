@@ -294,7 +294,11 @@ def batch_scores(
             for h in range(1, n_heads):
                 w = tf * weights[c, 1 + h]
                 dots[h] += w
-                if head_reasons and w > best_w[h]:
+                if (
+                    head_reasons
+                    and w > best_w[h]
+                    and _has_word(cps, offsets[d], length, table, slot_start[t], slot_end[t])
+                ):
                     best_w[h] = w
                     best_s[h] = slot_start[t]
                     best_e[h] = slot_end[t]
@@ -329,6 +333,15 @@ def batch_scores(
 
 
 MIN_WORDS = 3  # fewer distinct words cannot show the guide's three conditions
+
+
+@njit(cache=True)
+def _has_word(cps, start, length, table, a, b):
+    """Whether padded positions [a, b) hold a word character (a reason must show a word)."""
+    for p in range(a, b):
+        if _is_word(cps, start, length, table, p):
+            return True
+    return False
 
 
 @njit(cache=True)
