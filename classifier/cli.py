@@ -389,7 +389,7 @@ def _load_model(model_ref, models_dir):
 
         click.echo(
             f"No model in {registry.root} yet: training the default model from {config.labelled_dir()} "
-            "(about half a minute, once)...",
+            "(a minute or two, once)...",
             err=True,
         )
         run_train(models_dir=registry.root, quiet=False)
