@@ -34,31 +34,13 @@ import pandas as pd
 from _common import ROOT, corpora_files, naive_pipeline, train_fasttext
 from sklearn.base import clone
 
-from classifier.evaluation import binary_metrics, metrics_by
+from classifier.evaluation import EVERYDAY_PROBES, binary_metrics, metrics_by
 from classifier.labels import load_store
 from classifier.model import build_pipeline, choose_threshold, grouped_folds
 from classifier.scorer import LinearScorer
 from classifier.training import TEAM_PREFIX, contrast_pair_accuracy, cross_writer_plan, fit_cross_writer
 
-# Messages that show no captive voice, no home addressee or no call to act: none may be flagged.
-PROBES = [
-    "Мамо",
-    "мама",
-    "Mum",
-    "hello there",
-    "Мамо, чекай мене",
-    "Мама, жди меня",
-    "вимагайте вимагайте вимагайте",
-    "требуйте требуйте требуйте",
-    "полон мітинг банкова обмін",
-    "мамо виходьте на вулицю погуляти, сонце",
-    "Mum, go out and get some fresh air",
-    "нас тут багато, наш автобус запізнюється",
-    "[14.02.24 18:30] Unknown: привіт",
-    "Забери дітей зі школи",
-    "ok",
-    "Слава Україні!",
-]
+PROBES = list(EVERYDAY_PROBES)
 
 
 class Ours:

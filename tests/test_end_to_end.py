@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pytest
 
+from classifier.evaluation import EVERYDAY_PROBES
 from classifier.scoring import score_texts
 
 from .test_docs import ROOT
@@ -31,24 +32,10 @@ def test_default_model_on_real_store(store_model):
     assert not {4, 7, 14} & flagged
 
 
-EVERYDAY = [
-    "Мамо",
-    "мама",
-    "Mum",
-    "hello there",
-    "Мамо, чекай мене",
-    "Мама, жди меня",
-    "вимагайте вимагайте вимагайте",
-    "требуйте требуйте требуйте",
-    "полон мітинг банкова обмін",
-    "мамо виходьте на вулицю погуляти, сонце",
-    "Mum, go out and get some fresh air",
-    "нас тут багато, наш автобус запізнюється",
-]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text", EVERYDAY)
+@pytest.mark.parametrize("text", EVERYDAY_PROBES)
 def test_one_word_and_everyday_messages_are_not_flagged(store_model, text):
     _, model = store_model
     assert model.predict_proba([text])[0] < model.threshold
