@@ -14,6 +14,10 @@ within one writer are its contrast twins and stay.
 Usage::
 
     python datasets/import_writers.py /work/writers --heldout w04-telegram-admin,w11-volunteer,...
+    python datasets/import_writers.py /work/writers --only w13-content-moderator,...
+
+``--only`` imports the named writers and leaves every other file as it is (their rows
+count as already kept: a new writer's near-copy of them is dropped).
 
 It prints the counts that the data card (``datasets/README.md``) reports.
 """
@@ -69,6 +73,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder with one sub-folder per writer, each with rows.csv")
     parser.add_argument("--heldout", default="", help="comma-separated writers held out whole")
+    parser.add_argument("--only", default="", help="comma-separated writers to (re)import; others stay as they are")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     held = [w for w in args.heldout.split(",") if w]
@@ -76,8 +81,15 @@ def main(argv=None):
     fixed, problems = read_labelled([ROOT / "datasets" / "labelled", ROOT / "datasets" / "heldout"])
     if problems:
         sys.exit(f"fix the store first: {problems[0]}")
-    fixed = fixed[~fixed["file"].str.contains("/writer_")]  # re-running replaces the writers' files
     writers = sorted(p.name for p in args.folder.iterdir() if (p / "rows.csv").is_file())
+    only = [w for w in args.only.split(",") if w]
+    if only:
+        if missing := sorted(set(only) - set(writers)):
+            sys.exit(f"no rows.csv for {', '.join(missing)} in {args.folder}")
+        writers = only
+        fixed = fixed[~fixed["writer"].isin(only)]  # re-importing a writer replaces its file
+    else:
+        fixed = fixed[~fixed["file"].str.contains("/writer_")]  # re-running replaces the writers' files
     order = [w for w in writers if w in held] + [w for w in writers if w not in held]
     new = []
     for w in order:
