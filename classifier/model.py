@@ -92,7 +92,7 @@ def _stack_inputs(z: np.ndarray) -> np.ndarray:
     return np.column_stack([z, z[:, 1:].min(axis=1)])
 
 
-def _fit_splits(X, y, conditions, splits, heads, make_lr, n_jobs):
+def _fit_splits(X, y, conditions, splits, heads, make_lr, n_jobs, sample_weight=None):
     """For each split's training rows: tf-idf, then one logistic regression per head.
 
     Every (split, head) fit is one task of a single thread pool (liblinear releases the
@@ -109,10 +109,13 @@ def _fit_splits(X, y, conditions, splits, heads, make_lr, n_jobs):
             known = ~np.isnan(target)
             if h and (known.sum() < 2 or len(np.unique(target[known])) < 2):
                 continue  # a condition this data says nothing about: no head, no evidence
-            tasks.append((k, h, Xt[known], target[known].astype(int)))
-    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(make_lr().fit)(Xk, t) for _, _, Xk, t in tasks)
+            w = None if sample_weight is None else sample_weight[train][known]
+            tasks.append((k, h, Xt[known], target[known].astype(int), w))
+    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(make_lr().fit)(Xk, t, sample_weight=w) for _, _, Xk, t, w in tasks
+    )
     models = [[None] * heads for _ in splits]
-    for (k, h, _, _), model in zip(tasks, fitted, strict=True):
+    for (k, h, *_), model in zip(tasks, fitted, strict=True):
         models[k][h] = model
     return [(tfidf, models[k]) for k, (tfidf, _, _) in enumerate(prepared)]
 
@@ -190,7 +193,7 @@ class ConditionClassifier(ClassifierMixin, BaseEstimator):
             C=self.C, solver="liblinear", class_weight=self.class_weight, random_state=self.random_state
         )
 
-    def fit(self, X, y, groups=None, conditions=None, cv_rows=None):
+    def fit(self, X, y, groups=None, conditions=None, cv_rows=None, sample_weight=None):
         """Fit the heads out of fold, the stacker on their scores, then the heads on all rows.
 
         Parameters
@@ -206,6 +209,8 @@ class ConditionClassifier(ClassifierMixin, BaseEstimator):
             pattern head decides.
         cv_rows : array-like of bool, optional
             Rows that may be tested out of fold; the others only ever train.
+        sample_weight : array-like of float, optional
+            Weight of each row in every head's fit (the stacker is unweighted).
 
         Returns
         -------
@@ -229,7 +234,8 @@ class ConditionClassifier(ClassifierMixin, BaseEstimator):
 
         # the folds' heads and the final heads (on all rows) in one pool
         splits = [train for train, _ in folds] + [np.arange(n)]
-        fitted = _fit_splits(X, y, cond, splits, n_heads, self._lr, self.n_jobs)
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(n)
+        fitted = _fit_splits(X, y, cond, splits, n_heads, self._lr, self.n_jobs, weight)
         oof = np.full((n, n_heads), np.nan)
         for (tfidf, models), (_, test) in zip(fitted, folds, strict=False):
             oof[test] = _decisions(tfidf, models, X[test])
