@@ -323,10 +323,8 @@ def test_suggest_refuses_an_existing_output_unless_overwrite(tiny_model, tmp_pat
     assert out.read_text(encoding="utf-8").startswith("text,label,lang,category,source,row,score\n")
 
 
-def test_labels_audit_refuses_an_existing_output_and_escapes_texts(home):
-    import os
-
-    os.chdir(home)
+def test_labels_audit_refuses_an_existing_output_and_escapes_texts(home, monkeypatch):
+    monkeypatch.chdir(home)
     store = home / "datasets" / "labelled"
     rows = tiny_rows()
     rows[0]["text"] = "=" + rows[0]["text"]

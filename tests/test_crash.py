@@ -95,7 +95,8 @@ def _interrupt_score(tiny_model, tmp_path, *out_args):
     )
     cmd = [sys.executable, "-m", "classifier", "score", str(src), "--jobs", "2", "--no-progress",
            "--models-dir", str(tiny_model.path.parent), "--model", str(tiny_model.version), *out_args]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's package
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
     )
