@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+from .errors import OutputError
+
+# What a write can fail with that is the place's fault, not the program's: the user can
+# act on it (free space, pick a folder they may write to).
+WRITE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EACCES", "EPERM", "EIO", "ENOTDIR")
+    if hasattr(errno, name)
+)
+_FULL = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, n))
+
+
+def write_failure(path, exc: OSError) -> OSError:
+    """The one-line error for a failed write of ``path``, or ``exc`` itself if it is a bug.
+
+    The caller has removed its temporary files, so nothing half-written is left.
+    """
+    if isinstance(exc, OutputError) or exc.errno not in WRITE_ERRNOS:
+        return exc
+    fix = (
+        "free some space or write elsewhere"
+        if exc.errno in _FULL
+        else "write elsewhere, or fix the permissions"
+    )
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}; {fix} (nothing was written there)")
 
 
 def file_sha256(path: Path) -> str:
@@ -38,7 +65,10 @@ def fsync_dir(path: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to ``path`` through a temporary file and a rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_failure(path, exc) from None
     try:
         os.chmod(tmp, default_mode())  # mkstemp makes 0600 files
         with os.fdopen(fd, "wb") as fh:
@@ -46,6 +76,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_failure(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

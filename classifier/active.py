@@ -28,6 +28,8 @@ from .normalize import normalize_texts
 from .readers import Input
 
 CHUNK = 4000
+# The columns of a suggest file; an id column may not take one of these names.
+COLUMNS = ("text", "label", "lang", "category", "source", "row", "score")
 
 
 def _logit(p):
@@ -132,6 +134,9 @@ def suggest(
         ``label`` and ``category`` empty: fill in ``label`` and pass the file to
         ``coercion-classifier labels add``.
     """
+    from .scoring import check_id_column
+
+    check_id_column(id_column, COLUMNS)
     pool = pool or 20 * n
     heap: list = []  # (-uncertainty, counter, record)  -> keeps the `pool` most uncertain
     counter = itertools.count()
@@ -149,7 +154,7 @@ def suggest(
                 elif item[0] > heap[0][0]:
                     heapq.heapreplace(heap, item)
     if not heap:
-        return pd.DataFrame(columns=["text", "label", "lang", "category", "source", "row", "score"])
+        return pd.DataFrame(columns=list(COLUMNS))
     cands = sorted(heap, key=lambda x: (-x[0], x[1]))  # most uncertain first
     texts = [c[2][3] for c in cands]
     lab_texts = labelled["text"].astype(str).tolist() if labelled is not None and len(labelled) else []

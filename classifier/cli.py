@@ -14,7 +14,7 @@ import sys
 import click
 
 from . import __version__, config
-from .errors import ClassifierError, ModelIntegrityError, ModelNotFoundError
+from .errors import EXIT_TOO_MANY_ERRORS, ClassifierError, ModelIntegrityError, ModelNotFoundError
 
 
 def _friendly(func):
@@ -27,8 +27,8 @@ def _friendly(func):
         except ClassifierError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted; no output was written.", err=True)
+        except KeyboardInterrupt as exc:  # classifier.errors.Interrupted says what was written
+            click.echo(getattr(exc, "message", None) or "Interrupted; no output was written.", err=True)
             sys.exit(130)
         except BrokenPipeError:  # e.g. piped into `head`
             sys.exit(0)
@@ -198,6 +198,13 @@ def _nan(obj):
     type=click.Path(file_okay=False),
     help="Also write DIR/report.html: score distribution, flagged per input and language, top flagged.",
 )
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help=f"Exit with code {EXIT_TOO_MANY_ERRORS} when more than N rows are errors (the output is still "
+    "written, error rows included). Default: only when every row is an error.",
+)
 @_friendly
 def score(
     inputs,
@@ -218,6 +225,7 @@ def score(
     scheduler,
     overwrite,
     report_dir,
+    max_errors,
 ):
     """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
 
@@ -229,6 +237,10 @@ def score(
     given, lang, score (0..1), flagged (at the model's threshold or --threshold),
     reasons (the fragments that pushed the score up most) and error (why a row could
     not be scored). When no model exists yet, the default one is trained first.
+    CSV cells that a spreadsheet would run as a formula (=, +, -, @...) get a ' in front.
+
+    The output is never one of the inputs. Exit code 3: every row was an error (or more
+    than --max-errors were); the output is written all the same.
 
     Example:
 
@@ -238,7 +250,15 @@ def score(
     from .readers import Input, expand_inputs
     from .scoring import score_files
 
-    check_request(engine, inputs, output, scheduler=scheduler, overwrite=overwrite, out_format=out_format)
+    check_request(
+        engine,
+        inputs,
+        output,
+        scheduler=scheduler,
+        overwrite=overwrite,
+        out_format=out_format,
+        id_column=id_column,
+    )
     for path in expand_inputs(inputs):  # refuse unusable inputs before any work
         Input(
             path,
@@ -277,6 +297,7 @@ def score(
         progress=not no_progress and sys.stderr.isatty(),
         checked=True,  # checked above, before the model was loaded or trained
         collector=collector,
+        max_errors=max_errors,
         **extra,
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
@@ -284,6 +305,8 @@ def score(
     click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
     if collector is not None:
         click.echo(f"report: {collector.write(report_dir, seconds=summary.seconds)}", err=True)
+    if summary.too_many_errors:  # the summary line says so; the output is kept for its error rows
+        sys.exit(EXIT_TOO_MANY_ERRORS)
 
 
 @cli.command()
@@ -488,26 +511,29 @@ def labels_add(files, source, annotator, resolve, store):
     "--data", multiple=True, type=click.Path(exists=True), help="Labelled CSV file or folder (repeatable)."
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="label_audit.csv", show_default=True)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace an existing -o file (it may hold your review notes)."
+)
 @click.option("--min-suspicion", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_friendly
-def labels_audit(data, output, min_suspicion, seed):
+def labels_audit(data, output, overwrite, min_suspicion, seed):
     """Write probable label errors to a CSV for review, most suspicious first.
 
     Each row gets an out-of-fold probability from a model that never saw it (grouped
     folds); suspicion is the probability of the other label. Nothing in the store
-    changes.
+    changes. An existing -o file is kept unless --overwrite.
 
     Example:
 
         coercion-classifier labels audit -o to_review.csv
     """
     from .audit import audit_labels
-    from .writers import atomic_text_output
+    from .writers import check_output, write_csv
 
+    check_output(output, list(data) or [config.labelled_dir()], overwrite=overwrite)  # before the work
     found = audit_labels(list(data) or None, min_suspicion=min_suspicion, seed=seed)
-    with atomic_text_output(output) as fh:
-        found.to_csv(fh, index=False, lineterminator="\n")
+    write_csv(found, output, overwrite=overwrite)
     click.echo(f"{len(found)} row(s) with suspicion >= {min_suspicion} written to {output}")
 
 
@@ -688,6 +714,9 @@ def models_import(registry, path, trust):
     "-n", "count", type=click.IntRange(min=1), default=50, show_default=True, help="How many to suggest."
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="to_label.csv", show_default=True)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace an existing -o file (it may hold labels you filled in)."
+)
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column")
 @click.option("--model", "model_ref", help="Model version or folder. Default: current.")
@@ -699,30 +728,34 @@ def models_import(registry, path, trust):
     help="Label store (to avoid suggesting labelled texts).",
 )
 @_friendly
-def suggest(inputs, count, output, text_column, id_column, model_ref, models_dir, data):
+def suggest(inputs, count, output, overwrite, text_column, id_column, model_ref, models_dir, data):
     """Pick the unlabelled messages most worth labelling next, into a CSV for `labels add`.
 
     Chooses messages near the decision threshold, spread across languages, and not
     near-duplicates of each other or of labelled rows. The CSV has an empty label
-    column: fill it with 1/0 (and a category if you like), then run labels add.
+    column: fill it with 1/0 (and a category if you like), then run labels add. An
+    existing -o file is kept unless --overwrite.
 
     Example:
 
         coercion-classifier suggest export.jsonl -n 50 -o to_label.csv
     """
+    from .active import COLUMNS
     from .active import suggest as pick
     from .labels import read_labelled, store_files
     from .readers import expand_inputs
-    from .writers import atomic_text_output
+    from .scoring import check_id_column
+    from .writers import check_output, write_csv
 
-    model = _load_model(model_ref, models_dir)
     store_paths = list(data) or ([config.labelled_dir()] if config.labelled_dir().is_dir() else [])
+    check_id_column(id_column, COLUMNS)  # before the model is loaded (or trained)
+    check_output(output, [*expand_inputs(inputs), *store_paths], overwrite=overwrite)
+    model = _load_model(model_ref, models_dir)
     labelled = read_labelled(store_files(store_paths))[0] if store_paths else None
     chosen = pick(
         expand_inputs(inputs), model, n=count, labelled=labelled, text_column=text_column, id_column=id_column
     )
-    with atomic_text_output(output) as fh:
-        chosen.to_csv(fh, index=False, lineterminator="\n")
+    write_csv(chosen, output, overwrite=overwrite)
     langs = ", ".join(f"{k} {v}" for k, v in chosen["lang"].value_counts().items()) if len(chosen) else "none"
     click.echo(f"{len(chosen)} message(s) to label written to {output} ({langs})")
 

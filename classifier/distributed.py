@@ -60,8 +60,8 @@ from .readers import (
     expand_inputs,
     read_part,
 )
-from .scoring import CHUNK_SIZE, ScoreSummary, _chunks, _frame, _score_batch, output_columns
-from .writers import OUTPUT_FORMATS, FrameWriter
+from .scoring import CHUNK_SIZE, ScoreSummary, _chunks, _frame, _score_batch, check_id_column, output_columns
+from .writers import OUTPUT_FORMATS, FrameWriter, check_output
 
 # Bytes of text per partition: about 100,000 messages, some seconds of work per task,
 # and few enough tasks that the scheduler's per-task overhead does not matter.
@@ -76,7 +76,9 @@ INSTALL_HINT = "pip install '.[dask]' (or 'coercion-classifier[dask]')"
 # --- options checked before any work ---------------------------------------------------
 
 
-def check_request(engine, inputs, output, *, scheduler=None, overwrite=False, out_format=None) -> None:
+def check_request(
+    engine, inputs, output, *, scheduler=None, overwrite=False, out_format=None, id_column=None
+) -> None:
     """Refuse a ``score`` command line that cannot run, before any input is read.
 
     Parameters
@@ -88,21 +90,25 @@ def check_request(engine, inputs, output, *, scheduler=None, overwrite=False, ou
     scheduler : str, optional
     overwrite : bool, default=False
     out_format : str, optional
+    id_column : str, optional
 
     Raises
     ------
     InputError
         Dask-only options without ``--engine dask``, no ``-o``, standard input, an
-        input inside the output folder, an output folder that exists and is not empty
-        (without ``overwrite``).
+        input inside the output folder, an output that is an input or lies inside an
+        input folder, an output folder that exists and is not empty (without
+        ``overwrite``), an id column named like an output column.
     ClusterError
         Dask is not installed.
     """
+    check_id_column(id_column)
     if engine != "dask":
         if scheduler or overwrite:
             raise InputError("--scheduler and --overwrite need --engine dask")
         if output and output != "-" and Path(output).is_dir():
             raise InputError(f"{output} is a folder; pass a file with -o, or --engine dask to write a folder")
+        check_output(output, expand_inputs(inputs))
         return
     if not output or output == "-":
         raise InputError("--engine dask writes a folder of parts: pass -o OUTDIR")
@@ -117,6 +123,7 @@ def check_request(engine, inputs, output, *, scheduler=None, overwrite=False, ou
                 "parquet output needs pyarrow: pip install '.[dask]', or pass --format csv"
             ) from None
     _check_outdir(Path(output), overwrite)
+    check_output(output, expand_inputs(inputs))
     out = Path(output).resolve()
     for path in expand_inputs(inputs):
         if out in Path(path).resolve().parents:  # --overwrite would delete it after the run
@@ -657,6 +664,7 @@ def score_distributed(
     chunk_size: int = CHUNK_SIZE,
     checked: bool = False,
     collector=None,
+    max_errors: int | None = None,
 ) -> DistributedSummary:
     """Score inputs on a Dask cluster into a folder of parts (what ``score --engine dask`` runs).
 
@@ -688,6 +696,8 @@ def score_distributed(
         The caller already checked the inputs (exist, format, text column).
     collector : classifier.batch_report.BatchReport, optional
         Gets every partition's report merged in, in input order (``score --report``).
+    max_errors : int, optional
+        As in :func:`classifier.scoring.score_files`.
 
     Returns
     -------
@@ -704,7 +714,7 @@ def score_distributed(
         raise InputError(f"unknown output format {out_format!r}; use csv, jsonl or parquet")
     shown, outdir = str(outdir), Path(outdir).resolve()  # "." and "x/.." have no usable name
     paths = expand_inputs(inputs)
-    check_request("dask", paths, shown, overwrite=overwrite, out_format=out_format)
+    check_request("dask", paths, shown, overwrite=overwrite, out_format=out_format, id_column=id_column)
     options = ReadOptions(in_format, encoding, text_column, id_column, by_file)
     if not checked:
         for path in paths:
@@ -740,8 +750,10 @@ def score_distributed(
             for result in results:  # in partition order, which is input order
                 collector.merge(result["report"])
         summary = _summarize(results, shown, n_workers)
+        summary.max_errors = max_errors
         summary.seconds = time.perf_counter() - start
         _write_summary(folder / SUMMARY_FILE, summary, results, model, threshold, out_format, id_column)
+        _keep_only(folder, {r["file"] for r in results} | {SUMMARY_FILE})
         _publish(folder, outdir)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -846,6 +858,21 @@ def _write_summary(path, summary, results, model, threshold, out_format, id_colu
         fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _keep_only(folder: Path, names: set[str]) -> None:
+    """Remove what is not a finished part or the summary, before the folder is published.
+
+    A worker killed while writing its part leaves the hidden temporary file of that
+    write (``.part-00003.parquet.*.part``); Dask runs the partition again elsewhere, and
+    the leftover must not be published with the complete parts.
+    """
+    for entry in folder.iterdir():
+        if entry.name not in names:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def _publish(folder: Path, outdir: Path) -> None:

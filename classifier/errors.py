@@ -40,3 +40,27 @@ class VersionMismatchError(ClassifierError, RuntimeError):
 
 class ClusterError(ClassifierError, RuntimeError):
     """The Dask engine cannot run: Dask missing, scheduler unreachable, workers lost."""
+
+
+class OutputError(ClassifierError, OSError):
+    """An output that cannot be written: no space left, a read-only folder, no permission.
+
+    Also an :class:`OSError`, so that code catching write failures still catches it.
+    """
+
+
+# ``score`` exits with this code when more rows failed than ``--max-errors`` allows (by
+# default: when every row failed). The output is written all the same: its error column
+# says why each row failed. 1 and 2 are the errors above, 130 an interrupt.
+EXIT_TOO_MANY_ERRORS = 3
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what was and was not written by then (``message``).
+
+    A :class:`KeyboardInterrupt`, so that an interrupt still stops every caller.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._cells import unescape_cell
 from ._files import write_atomic
 from .errors import DataError
 from .labels import (
@@ -131,11 +132,17 @@ def read_label_rows(path: Path) -> list[tuple[int, dict]]:
     try:
         line = 2
         for row in reader:
-            rows.append((line, {k.strip(): (v or "") for k, v in row.items() if k is not None}))
+            rows.append((line, {_cell(k.strip()): _cell(v or "") for k, v in row.items() if k is not None}))
             line = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc}); check the quoting") from None
     return rows
+
+
+def _cell(text: str) -> str:
+    """A CSV cell's exact text: `suggest` and `labels audit` put a quote in front of cells a
+    spreadsheet would run as formulas (see :mod:`classifier._cells`)."""
+    return unescape_cell(text)
 
 
 def _slug(text: str) -> str:

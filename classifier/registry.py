@@ -32,7 +32,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from ._files import default_mode, file_sha256, fsync_dir, write_atomic
+from ._files import default_mode, file_sha256, fsync_dir, write_atomic, write_failure
 from .errors import ModelIntegrityError, ModelNotFoundError, RegistryLockedError, VersionMismatchError
 
 MODEL_FILE = "model.joblib"
@@ -215,10 +215,13 @@ class Registry:
         str
             The new version name.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
         created = datetime.now(UTC)
-        version = self._new_version(created)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self.root))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            version = self._new_version(created)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self.root))
+        except OSError as exc:
+            raise write_failure(self.root, exc) from None
         try:
             os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes 0700 folders
             model_path = tmp / MODEL_FILE
@@ -245,6 +248,9 @@ class Registry:
             fsync_dir(tmp)
             os.rename(tmp, self.root / version)
             fsync_dir(self.root)
+        except OSError as exc:  # e.g. the disk filled up: no half-written version stays
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise write_failure(self.root / version, exc) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

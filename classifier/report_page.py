@@ -88,9 +88,15 @@ def to_png(fig) -> bytes:
 # --- writing a report folder atomically ---------------------------------------------
 
 
+# Bidirectional controls (embeddings, overrides, isolates, marks): a right-to-left
+# override makes "gpj.exe" read as "exe.jpg" and reorders a table cell's neighbours.
+# Displayed texts show them as visible escapes instead.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
 def esc(value) -> str:
-    """Escape anything for HTML text or a quoted attribute."""
-    return html.escape(str(value), quote=True)
+    """Escape anything for HTML text or a quoted attribute; bidi controls shown as ``⟨U+202E⟩``."""
+    return _BIDI.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", html.escape(str(value), quote=True))
 
 
 def write_page(directory, title: str, body: str, plots: dict[str, bytes]) -> Path:

@@ -19,6 +19,7 @@ import collections
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -27,10 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .errors import EXIT_TOO_MANY_ERRORS, InputError, Interrupted
 from .lang import detect_languages
 from .readers import Input, Record, expand_inputs
 from .registry import LoadedModel
-from .writers import FrameWriter, output_format
+from .writers import FrameWriter, check_output, output_format
 
 CHUNK_SIZE = 4000
 OUTPUT_COLUMNS = ("source", "row", "lang", "score", "flagged", "reasons", "truncated", "error")
@@ -92,6 +94,10 @@ _worker_state: dict = {}
 
 
 def _init_worker(scorer, threshold):
+    # Ctrl-C reaches every process of the terminal's group: the parent stops the pool
+    # and says what was written; a worker's own KeyboardInterrupt would only print a
+    # traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_state["scorer"] = scorer
     _worker_state["threshold"] = threshold
 
@@ -185,8 +191,23 @@ def _frame(
     return pd.DataFrame(data)
 
 
+def check_id_column(id_column: str | None, columns=OUTPUT_COLUMNS) -> None:
+    """Refuse an id column named like an output column: its values would overwrite that column.
+
+    Raises
+    ------
+    InputError
+    """
+    if id_column is not None and id_column in columns:
+        raise InputError(
+            f"--id-column {id_column!r} is also an output column ({', '.join(columns)}); "
+            "rename that column in the input, or leave out --id-column"
+        )
+
+
 def output_columns(id_column: str | None) -> list[str]:
     """The output header: ``source, row, [id column], lang, score, flagged, reasons, truncated, error``."""
+    check_id_column(id_column)
     cols = list(OUTPUT_COLUMNS)
     if id_column:
         cols.insert(2, id_column)
@@ -246,6 +267,7 @@ def score_file(
         :data:`classifier.readers.MAX_CHARS` characters were scored), ``error``;
         together, one row per input row, in order. Rows with an ``error`` have no score.
     """
+    check_id_column(id_column)
     model = _default_model(model)
     threshold = model.threshold if threshold is None else threshold
     source = Input(
@@ -266,11 +288,19 @@ class ScoreSummary:
     written: int = 0
     seconds: float = 0.0
     encodings: dict = field(default_factory=dict)
+    max_errors: int | None = None  # None: a run fails only when every row failed
 
     @property
     def rate(self) -> float:
         """Messages per second."""
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def too_many_errors(self) -> bool:
+        """More error rows than ``max_errors``; by default, every row (of at least one) failed."""
+        if self.max_errors is None:
+            return self.rows > 0 and self.errors == self.rows
+        return self.errors > self.max_errors
 
     def line(self) -> str:
         text = (
@@ -279,6 +309,14 @@ class ScoreSummary:
         )
         if self.written != self.rows:
             text += f"; {self.written:,} rows written"
+        if self.too_many_errors:
+            if self.max_errors is None:
+                text += f"; every row failed (exit code {EXIT_TOO_MANY_ERRORS}); see the error column"
+            else:
+                text += (
+                    f"; {self.errors:,} errors, more than --max-errors {self.max_errors:,} "
+                    f"(exit code {EXIT_TOO_MANY_ERRORS}); see the error column"
+                )
         return text
 
 
@@ -300,19 +338,34 @@ def score_files(
     chunk_size: int = CHUNK_SIZE,
     checked: bool = False,
     collector=None,
+    max_errors: int | None = None,
 ) -> ScoreSummary:
     """Score inputs into one output (standard output when ``output`` is None).
 
     Every input is checked (exists, known format, text column present) before any
-    work starts, unless the caller did so already (``checked=True``). The output file appears only when every row has been written. With
-    ``only_flagged``, rows that are neither flagged nor errors are left out.
-    ``collector``, if given, gets ``collector.add(source, records, frame)`` for every
-    scored chunk, before ``only_flagged`` filters it (see :class:`classifier.batch_report.BatchReport`).
+    work starts, unless the caller did so already (``checked=True``); so is the
+    output: never one of the inputs (see :func:`classifier.writers.check_output`),
+    and the id column is never named like an output column. The output file appears
+    only when every row has been written. With ``only_flagged``, rows that are neither
+    flagged nor errors are left out. ``collector``, if given, gets
+    ``collector.add(source, records, frame)`` for every scored chunk, before
+    ``only_flagged`` filters it (see :class:`classifier.batch_report.BatchReport`).
+    ``max_errors`` goes to the summary, whose ``too_many_errors`` says whether the run
+    failed (the output is written all the same).
 
     Returns
     -------
     ScoreSummary
+
+    Raises
+    ------
+    classifier.errors.Interrupted
+        On Ctrl-C, saying what was written: nothing to a file (the output is atomic),
+        or how many rows went to standard output.
     """
+    check_id_column(id_column)
+    paths = expand_inputs(inputs)
+    check_output(output, paths)
     model = _default_model(model)
     threshold = model.threshold if threshold is None else threshold
     if jobs is None:
@@ -321,20 +374,21 @@ def score_files(
         Input(
             p, fmt=in_format, encoding=encoding, text_column=text_column, id_column=id_column, by_file=by_file
         )
-        for p in expand_inputs(inputs)
+        for p in paths
     ]
     if not checked:
         for source in sources:
             source.check()
-    summary = ScoreSummary()
+    summary = ScoreSummary(max_errors=max_errors)
     start = time.perf_counter()
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(unit=" msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    writer = FrameWriter(output, output_format(output, out_format), output_columns(id_column))
     try:
-        with FrameWriter(output, output_format(output, out_format), output_columns(id_column)) as writer:
+        with writer:
             for source, frame in _score_inputs(sources, model, threshold, jobs, chunk_size, collector):
                 errors = int((frame["error"] != "").sum())
                 flagged = int((frame["flagged"] == True).sum())  # noqa: E712 - None for error rows
@@ -350,8 +404,20 @@ def score_files(
                 summary.written += len(frame)
                 if bar is not None:
                     bar.update(summary.rows - bar.n)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(output, writer)) from None
     finally:
         if bar is not None:
             bar.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _interrupted(output, writer: FrameWriter) -> str:
+    """What an interrupted run wrote, truthfully."""
+    if output is not None and str(output) != "-":
+        return f"Interrupted; no output file was written ({output})"
+    text = f"Interrupted; {writer.rows:,} rows were written to stdout before the interrupt"
+    if writer.partial:
+        text += f", and part of the next {writer.partial:,} (the last line may be cut short)"
+    return text

@@ -4,11 +4,23 @@ Output goes to a temporary file beside the target and is renamed into place only
 the run completes: an interrupted run (an exception, Ctrl-C, a kill) never leaves a
 partial file at the output path, and a previous file there stays whole. A kill -9 can
 leave the hidden temporary ``.NAME.*.part`` file behind, never the target.
+
+A write that fails (no space left, a read-only folder) removes the temporary file and
+raises :class:`~classifier.errors.OutputError`, a one-line message. :func:`check_output`
+refuses, before any work, an output that is one of the inputs (however it is spelled:
+symlinks and hard links too) or lies inside an input folder, and an existing file that
+the caller may not replace.
+
+CSV is written for people, who open it in a spreadsheet: its text cells go through
+:func:`classifier._cells.escape_cell`, so that no cell runs as a formula
+(``classifier._cells.unescape_cell`` gives the exact text back). JSON Lines and Parquet
+are for programs and hold the exact values.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -20,10 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import default_mode
+from ._cells import escape_frame
+from ._files import WRITE_ERRNOS, default_mode, write_failure
 from .errors import InputError
 
 OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
+# Columns whose CSV cells the writer formats itself (numbers, true/false): never text.
+_FORMATTED = frozenset({"row", "score", "flagged", "truncated"})
 
 
 def output_format(path: str | None, fmt: str | None) -> str:
@@ -36,33 +51,146 @@ def output_format(path: str | None, fmt: str | None) -> str:
     return "csv"
 
 
+def _is_stdout(path) -> bool:
+    return path is None or str(path) == "-"
+
+
+def check_output(output, inputs=(), *, overwrite: bool = True) -> None:
+    """Refuse an output that would replace an input or a file the caller may not replace.
+
+    Parameters
+    ----------
+    output : path-like or None
+        The output file (or folder); None or ``-`` is standard output, always fine.
+    inputs : iterable of path-like
+        Input files (compared by device and inode, so symlinks and hard links count,
+        and by resolved path) and folders (``--by-file``, a label store: the output may
+        not lie inside them). ``-`` is skipped.
+    overwrite : bool, default=True
+        False: an existing output is refused too (``suggest``, ``labels audit``: an
+        analyst may have filled it in).
+
+    Raises
+    ------
+    InputError
+    """
+    if _is_stdout(output):
+        return
+    out = Path(output)
+    try:
+        out_id = (lambda st: (st.st_dev, st.st_ino))(os.stat(out))
+    except OSError:  # not there yet (or a dangling link): compare resolved paths only
+        out_id = None
+    resolved = out.resolve()
+    for given in inputs:
+        if str(given) == "-":
+            continue
+        path = Path(given)
+        if path.is_dir():
+            if path.resolve() in resolved.parents:
+                raise InputError(f"{output} is inside the input folder {given}; write the output elsewhere")
+            continue
+        try:
+            st = os.stat(path)
+            same = out_id == (st.st_dev, st.st_ino)
+        except OSError:
+            same = False
+        if same or path.resolve() == resolved:
+            raise InputError(f"{output} is the input {given}; write the output to another file")
+    if not overwrite and (out.exists() or out.is_symlink()):
+        raise InputError(f"{output} exists; pass --overwrite to replace it, or choose another -o")
+
+
+def _put_in_place(tmp: str, target: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:  # a link fails if the target exists: no file that appeared meanwhile is replaced
+        os.link(tmp, target)
+    except FileExistsError:
+        raise InputError(f"{target} exists; pass --overwrite to replace it, or choose another -o") from None
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS - {errno.EPERM}:
+            raise
+        # a file system without hard links: checked once more, then renamed
+        if target.exists() or target.is_symlink():
+            raise InputError(
+                f"{target} exists; pass --overwrite to replace it, or choose another -o"
+            ) from None
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path that replaces ``path`` when the block completes."""
+def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
+    """A temporary path that becomes ``path`` when the block completes.
+
+    Parameters
+    ----------
+    path : path-like
+    overwrite : bool, default=True
+        False: an existing ``path`` is never replaced (:class:`InputError` instead),
+        even one that appeared while the block ran.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be written, or the disk is full; the temporary file is gone.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_failure(target, exc) from None
     try:
         os.chmod(tmp, default_mode())  # mkstemp makes 0600 files
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        _put_in_place(tmp, target, overwrite)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_failure(target, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
 @contextlib.contextmanager
-def atomic_text_output(path: str | Path | None) -> Iterator[io.TextIOBase]:
+def atomic_text_output(path: str | Path | None, *, overwrite: bool = True) -> Iterator[io.TextIOBase]:
     """A text stream that becomes ``path`` when the block completes (stdout for None or ``-``)."""
-    if path is None or str(path) == "-":
-        yield sys.stdout
-        sys.stdout.flush()
+    if _is_stdout(path):
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # stdout redirected to a full disk
+            raise write_failure("standard output", exc) from None
         return
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         yield fh
+
+
+def write_csv(frame: pd.DataFrame, path, *, overwrite: bool = False) -> None:
+    """Write a table for people (``suggest``, ``labels audit``) as CSV, atomically.
+
+    Text cells are escaped against formula injection (see :mod:`classifier._cells`);
+    ``labels add`` reads such a file back with the exact texts.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : path-like
+    overwrite : bool, default=False
+        Replace an existing file; by default it is refused (it may hold an analyst's work).
+    """
+    text = escape_frame(frame).to_csv(index=False, lineterminator="\n")
+    with atomic_text_output(path, overwrite=overwrite) as fh:
+        fh.write(text)
 
 
 class FrameWriter:
@@ -88,6 +216,8 @@ class FrameWriter:
         self._stack = contextlib.ExitStack()
         self._header = True
         self._parquet = None
+        self.rows = 0  # rows written whole
+        self.partial = 0  # rows of a write that an exception cut short (some may be out)
 
     def __enter__(self):
         if self.fmt == "parquet":
@@ -103,11 +233,19 @@ class FrameWriter:
         return self
 
     def __exit__(self, *exc):
-        if self._parquet is not None:
-            self._parquet.close()
-        elif self.fmt == "parquet" and exc[0] is None:
-            self._write_parquet(self._empty())  # an empty run still writes a valid file
-            self._parquet.close()
+        if exc[0] is None:
+            try:
+                if self._parquet is None and self.fmt == "parquet":
+                    self._write_parquet(self._empty())  # an empty run still writes a valid file
+                if self._parquet is not None:
+                    self._parquet.close()
+            except BaseException:  # e.g. the disk is full: the temporary file goes too
+                if not self._stack.__exit__(*sys.exc_info()):
+                    raise
+                return False
+        elif self._parquet is not None:
+            with contextlib.suppress(Exception):
+                self._parquet.close()
         return self._stack.__exit__(*exc)
 
     def _empty(self):
@@ -116,6 +254,10 @@ class FrameWriter:
     def write(self, frame: pd.DataFrame) -> None:
         """Append one chunk (only ``columns``, in order)."""
         frame = frame[self.columns]
+        if self.fmt == "parquet":
+            self._write_parquet(frame)
+            self.rows += len(frame)
+            return
         if self.fmt == "csv":
             out = frame.copy()
             out["score"] = [f"{s:.6f}" if s == s else "" for s in frame["score"].tolist()]
@@ -124,12 +266,19 @@ class FrameWriter:
             ]
             if "truncated" in out:
                 out["truncated"] = ["true" if t else "false" for t in frame["truncated"].tolist()]
-            out.to_csv(self._stream, header=self._header, index=False, lineterminator="\n")
-        elif self.fmt == "jsonl":
-            records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-            self._stream.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            # every text cell (source, id, reasons, error) is neutralised for spreadsheets
+            text_columns = [c for c in self.columns if c not in _FORMATTED]
+            out = escape_frame(out, text_columns)
+            text = out.to_csv(header=self._header, index=False, lineterminator="\n")
         else:
-            self._write_parquet(frame)
+            records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        try:  # one write per chunk: an interrupt leaves whole chunks, or says which one it cut
+            self._stream.write(text)
+        except BaseException:
+            self.partial = len(frame)
+            raise
+        self.rows += len(frame)
         self._header = False
 
     def _write_parquet(self, frame):

@@ -255,3 +255,248 @@ def test_killed_run_leaves_no_output_file(tiny_model, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert out.read_text(encoding="utf-8") == "previous complete output\n"
+
+
+# --- outputs: never over an input, never over an analyst's file, errors counted -------------
+
+
+def _model(model):
+    return ["--models-dir", str(model.path.parent), "--model", str(model.version)]
+
+
+@pytest.mark.parametrize("how", ["same", "spelled", "symlink", "hardlink", "symlinked-folder"])
+def test_score_refuses_an_output_that_is_an_input(tiny_model, tmp_path, monkeypatch, how):
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "m.txt"
+    src.write_text("Мамо виходьте на Майдан\nкупи хліба\n", encoding="utf-8")
+    before = src.read_bytes()
+    out = {"same": str(src), "spelled": "./sub/../m.txt"}.get(how)
+    (tmp_path / "sub").mkdir()
+    if how == "symlink":
+        os.symlink(src, tmp_path / "link.txt")
+        out = str(tmp_path / "link.txt")
+    elif how == "hardlink":
+        os.link(src, tmp_path / "hard.txt")
+        out = str(tmp_path / "hard.txt")
+    elif how == "symlinked-folder":
+        os.symlink(tmp_path, tmp_path / "alias")
+        out = str(tmp_path / "alias" / "m.txt")
+    result = CliRunner().invoke(cli, ["score", "m.txt", *_model(tiny_model), "-o", out])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {out} is the input m.txt; write the output to another file"
+    ]
+    assert src.read_bytes() == before
+
+
+def test_score_refuses_an_output_inside_a_by_file_folder(tiny_model, tmp_path):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "001.txt").write_text("Мамо виходьте на Майдан", encoding="utf-8")
+    out = folder / "scores.txt"
+    result = CliRunner().invoke(
+        cli, ["score", str(folder), "--by-file", *_model(tiny_model), "-o", str(out), "--format", "csv"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "is inside the input folder" in result.stderr and not out.exists()
+
+
+def test_suggest_refuses_an_existing_output_unless_overwrite(tiny_model, tmp_path):
+    src = tmp_path / "pool.txt"
+    src.write_text("Мамо виходьте на Майдан\nкупи хліба додому\n", encoding="utf-8")
+    out = tmp_path / "to_label.csv"
+    out.write_text("text,label\nfilled in by an analyst,1\n", encoding="utf-8")
+    args = ["suggest", str(src), "-o", str(out), *_model(tiny_model)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {out} exists; pass --overwrite to replace it, or choose another -o"
+    ]
+    assert out.read_text(encoding="utf-8") == "text,label\nfilled in by an analyst,1\n"
+    # its own input is never replaced, not even with --overwrite
+    again = CliRunner().invoke(cli, ["suggest", str(src), "-o", str(src), "--overwrite", *_model(tiny_model)])
+    assert again.exit_code == 2 and "is the input" in again.stderr
+    done = CliRunner().invoke(cli, [*args, "--overwrite"])
+    assert done.exit_code == 0, done.output
+    assert out.read_text(encoding="utf-8").startswith("text,label,lang,category,source,row,score\n")
+
+
+def test_labels_audit_refuses_an_existing_output_and_escapes_texts(home, monkeypatch):
+    monkeypatch.chdir(home)
+    store = home / "datasets" / "labelled"
+    rows = tiny_rows()
+    rows[0]["text"] = "=" + rows[0]["text"]
+    write_store(store / "tiny.csv", rows)
+    out = home / "to_review.csv"
+    out.write_text("reviewed\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["labels", "audit", "-o", str(out), "--min-suspicion", "0"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {out} exists; pass --overwrite to replace it, or choose another -o"
+    ]
+    assert out.read_text(encoding="utf-8") == "reviewed\n"
+    into_store = CliRunner().invoke(
+        cli, ["labels", "audit", "-o", str(store / "tiny.csv"), "--overwrite", "--min-suspicion", "0"]
+    )
+    assert into_store.exit_code == 2 and "is inside the input folder" in into_store.stderr
+    done = CliRunner().invoke(cli, ["labels", "audit", "-o", str(out), "--overwrite", "--min-suspicion", "0"])
+    assert done.exit_code == 0, done.output
+    found = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert len(found) == len(rows)
+    assert "'" + rows[0]["text"] in [r["text"] for r in found]
+
+
+OUTPUT_NAMES = ["source", "row", "lang", "score", "flagged", "reasons", "truncated", "error"]
+
+
+@pytest.mark.parametrize("name", OUTPUT_NAMES)
+def test_id_column_named_like_an_output_column_is_refused(tiny_model, tmp_path, name):
+    path = tmp_path / "m.csv"
+    path.write_text(f"text,{name}\nМамо виходьте на Майдан,a1\nкупи хліба,a2\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["score", str(path), "--id-column", name, *_model(tiny_model)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: --id-column {name!r} is also an output column (source, row, lang, score, flagged, reasons, "
+        "truncated, error); rename that column in the input, or leave out --id-column"
+    ]
+
+
+@pytest.mark.parametrize("name", ["text", "label", "lang", "category", "source", "row", "score"])
+def test_suggest_id_column_named_like_an_output_column_is_refused(tiny_model, tmp_path, name):
+    path = tmp_path / "m.csv"
+    path.write_text(f"text,{name}\nМамо виходьте на Майдан,a1\n", encoding="utf-8")
+    out = tmp_path / "s.csv"
+    result = CliRunner().invoke(
+        cli, ["suggest", str(path), "--id-column", name, "-o", str(out), *_model(tiny_model)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "is also an output column" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_every_row_failed_is_a_failure_and_max_errors_sets_the_limit(tiny_model, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n \n\t\n", encoding="utf-8")
+    out = tmp_path / "o.csv"
+    result = CliRunner().invoke(cli, ["score", str(bad), *_model(tiny_model), "-o", str(out)])
+    assert result.exit_code == 3, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("3 rows read, 0 scored, 0 flagged, 3 errors")
+    assert "every row failed (exit code 3); see the error column" in line
+    assert [r["error"] for r in _csv(out.read_text(encoding="utf-8"))] == ["empty text"] * 3  # kept
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("Мамо виходьте на Майдан\n\n\nкупи хліба\n", encoding="utf-8")
+    over = CliRunner().invoke(cli, ["score", str(mixed), *_model(tiny_model), "--max-errors", "1"])
+    assert over.exit_code == 3, over.output
+    assert "2 errors, more than --max-errors 1 (exit code 3)" in over.stderr
+    assert len(_csv(over.stdout)) == 4
+    within = CliRunner().invoke(cli, ["score", str(mixed), *_model(tiny_model), "--max-errors", "2"])
+    assert within.exit_code == 0, within.output and "exit code" not in within.stderr
+    fine = CliRunner().invoke(cli, ["score", str(mixed), *_model(tiny_model)])
+    assert fine.exit_code == 0 and "exit code" not in fine.stderr
+    allowed = CliRunner().invoke(cli, ["score", str(bad), *_model(tiny_model), "--max-errors", "3"])
+    assert allowed.exit_code == 0, allowed.output
+
+
+# --- a full disk, a read-only folder: one line, nothing half-written --------------------------
+
+
+def _no_temp_files(folder):
+    return [p.name for p in folder.rglob(".*") if p.name.endswith((".part", ".tmp"))]
+
+
+@pytest.mark.parametrize("fail_at", ["write", "fsync"])
+def test_score_on_a_full_disk_is_one_line_and_leaves_nothing(
+    tiny_model, messages, tmp_path, monkeypatch, fail_at
+):
+    import builtins
+    import errno
+
+    from classifier import writers
+
+    path, _ = messages
+    out = tmp_path / "out" / "scored.csv"
+    out.parent.mkdir()
+    out.write_text("previous complete output\n", encoding="utf-8")
+
+    class Full(io.TextIOWrapper):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(file, mode="r", *args, **kwargs):
+        fh = builtins.open(file, mode, *args, **kwargs)
+        if "w" in mode and "b" not in mode:
+            return Full(fh.detach(), encoding="utf-8", newline="")
+        return fh
+
+    def full_fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if fail_at == "write":
+        monkeypatch.setattr(writers, "open", full_open, raising=False)
+    else:
+        monkeypatch.setattr(writers.os, "fsync", full_fsync)
+    result = CliRunner().invoke(cli, ["score", str(path), *_model(tiny_model), "-o", str(out), "--jobs", "1"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot write {out}: No space left on device; free some space or write elsewhere "
+        "(nothing was written there)"
+    ]
+    assert out.read_text(encoding="utf-8") == "previous complete output\n"
+    assert _no_temp_files(tmp_path) == []
+
+
+def test_score_into_a_read_only_folder_is_one_line(tiny_model, messages, tmp_path, monkeypatch):
+    import errno
+    import os
+    import stat
+
+    path, _ = messages
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    if os.geteuid() == 0:  # root writes anywhere: make the folder refuse as a read-only one would
+        from classifier import writers
+
+        real = writers.tempfile.mkstemp
+
+        def refuse(*args, dir=None, **kwargs):
+            if dir is not None and os.path.samefile(dir, folder):
+                raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(writers.tempfile, "mkstemp", refuse)
+    result = CliRunner().invoke(cli, ["score", str(path), *_model(tiny_model), "-o", str(folder / "o.csv")])
+    folder.chmod(0o755)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot write {folder / 'o.csv'}: Permission denied; write elsewhere, or fix the "
+        "permissions (nothing was written there)"
+    ]
+    assert list(folder.iterdir()) == []
+
+
+def test_train_on_a_full_disk_is_one_line_and_registers_nothing(home, monkeypatch):
+    import errno
+
+    from classifier import registry
+
+    real_dump = registry.joblib.dump
+
+    def full_dump(obj, fh, *args, **kwargs):
+        real_dump(obj, fh, *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(registry.joblib, "dump", full_dump)
+    result = CliRunner().invoke(cli, ["train", "--no-heldout", "-q"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("Error: cannot write ")
+        and "No space left on device" in lines[0]
+    )
+    models = home / "models"
+    assert not models.exists() or [p.name for p in models.iterdir() if p.name != ".lock"] == []

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -79,3 +80,74 @@ def test_kill_during_labels_add_loses_no_row(home, tmp_path):
         assert len(added) == (rows > 30)
         if added:
             break  # it completed: later runs would only skip duplicates
+
+
+# --- Ctrl-C during a parallel scoring run ------------------------------------------------------
+
+
+def _interrupt_score(tiny_model, tmp_path, *out_args):
+    """Run score --jobs 2, send SIGINT to its process group (as a terminal's Ctrl-C does) mid-run."""
+    import threading
+
+    src = tmp_path / "big.txt"
+    src.write_text(
+        "Мамо, виходьте на Майдан, нас тут покинули, вимагайте обміну\n" * 300_000, encoding="utf-8"
+    )
+    cmd = [sys.executable, "-m", "classifier", "score", str(src), "--jobs", "2", "--no-progress",
+           "--models-dir", str(tiny_model.path.parent), "--model", str(tiny_model.version), *out_args]  # fmt: skip
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's package
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
+    )
+    out = bytearray()
+
+    def drain():
+        while piece := proc.stdout.read1(1 << 16):
+            out.extend(piece)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    deadline = time.monotonic() + 120
+    started = lambda: len(out) > 200_000 if not out_args else list(tmp_path.glob(".scored.csv.*.part"))  # noqa: E731
+    while not started() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    os.killpg(proc.pid, signal.SIGINT)
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    reader.join(timeout=60)
+    return proc.returncode, bytes(out).decode("utf-8"), stderr
+
+
+def test_ctrl_c_to_stdout_says_how_many_rows_were_written(tiny_model, tmp_path):
+    code, out, err = _interrupt_score(tiny_model, tmp_path)
+    assert code == 130
+    assert "Traceback" not in err, err
+    lines = out.splitlines()
+    assert lines[0].startswith("source,row,")
+    rows = [line for line in lines[1:] if line.endswith(",false,")]  # whole rows (no error, not cut)
+    assert 0 < len(rows) < 300_000
+    [message] = err.strip().splitlines()
+    said = re.fullmatch(
+        r"Interrupted; ([\d,]+) rows were written to stdout before the interrupt"
+        r"(?:, and part of the next ([\d,]+) \(the last line may be cut short\))?",
+        message,
+    )
+    assert said, message
+    whole = int(said.group(1).replace(",", ""))
+    if said.group(2) is None:  # the interrupt came between two writes
+        assert len(lines) - 1 == len(rows) == whole
+    else:  # it cut a write short: the rows said, then at most that many more
+        assert whole <= len(rows) <= whole + int(said.group(2).replace(",", ""))
+
+
+def test_ctrl_c_to_a_file_writes_no_file(tiny_model, tmp_path):
+    code, _out, err = _interrupt_score(tiny_model, tmp_path, "-o", str(tmp_path / "scored.csv"))
+    assert code == 130
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines() == [
+        f"Interrupted; no output file was written ({tmp_path / 'scored.csv'})"
+    ]
+    assert not (tmp_path / "scored.csv").exists() and not list(tmp_path.glob(".scored.csv.*"))

@@ -327,6 +327,26 @@ def test_by_file_folders_and_only_flagged_as_the_local_engine(client, tiny_model
     )
 
 
+def test_a_dead_workers_temporary_part_is_not_published(client, tiny_model, tmp_path, monkeypatch):
+    path = tmp_path / "m.txt"
+    path.write_text("\n".join(_lines(300)) + "\n", encoding="utf-8")
+    outdir = tmp_path / "out"
+    real = dist._write_summary
+
+    def after_a_kill(target, *args, **kwargs):
+        # what a worker killed while writing part 0 leaves behind (Dask then ran the part again)
+        (Path(target).parent / ".part-00000.parquet.k1ll3d.part").write_bytes(b"PAR1 half")
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr(dist, "_write_summary", after_a_kill)
+    summary = dist.score_distributed([str(path)], outdir, tiny_model, client=client, block_size=4096)
+    assert summary.partitions > 1
+    names = sorted(p.name for p in outdir.iterdir())
+    assert names == ["_summary.json", *(dist.part_name(i, summary.partitions, "parquet")
+                                          for i in range(summary.partitions))]  # fmt: skip
+    assert _parts(outdir)["row"].tolist() == list(range(1, 301))
+
+
 # --- a worker dies mid-run (kills a worker of the module's cluster: keep it last) -----------
 
 

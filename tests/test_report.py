@@ -362,3 +362,29 @@ def test_score_texts_agree_with_report_top(tiny_model, tmp_path):
     api = dict(zip(texts, score_texts(texts, tiny_model)["score"], strict=True))
     for t in collector.top():
         assert t["score"] == api[t["text"]]
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_esc_shows_bidi_controls_as_visible_escapes():
+    shown = report_page.esc("invoice \u202egpj.exe\u202c & " + BIDI)
+    assert not set(shown) & set(BIDI)
+    assert shown.startswith("invoice ⟨U+202E⟩gpj.exe⟨U+202C⟩ &amp; ⟨U+202A⟩⟨U+202B⟩")
+    assert "⟨U+061C⟩" in shown and "⟨U+200F⟩" in shown
+
+
+def test_score_report_neutralises_right_to_left_overrides(tiny_model, tmp_path):
+    path = tmp_path / "m.txt"
+    spoofed = "Мамо виходьте на Майдан \u202eнімбо йте агамив\u202c нас покинули \u2067x\u2069"
+    path.write_text("\n".join([spoofed, *(t for _, t in POSITIVES)]) + "\n", encoding="utf-8")
+    folder = tmp_path / "rep"
+    result = CliRunner().invoke(
+        cli,
+        ["score", str(path), "--models-dir", str(tiny_model.path.parent), "--model", str(tiny_model.version),
+         "-o", str(tmp_path / "o.csv"), "--threshold", "0", "--report", str(folder)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert not set(page) & set(BIDI)
+    assert "Майдан ⟨U+202E⟩німбо йте агамив⟨U+202C⟩ нас" in page and "⟨U+2067⟩x⟨U+2069⟩" in page
