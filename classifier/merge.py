@@ -324,8 +324,9 @@ def store_lock(store: Path, *, wait: float = LOCK_WAIT, on_wait=None):
                     on_wait(f"waiting for {holder} (another labels add) to finish with {store}...")
                     told = True
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it, for the next run's message; not vital
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing releases the lock

@@ -145,6 +145,17 @@ def test_a_symlinked_store_lock_is_refused_and_its_target_untouched(tiny_store, 
     assert len(list(tiny_store.glob("*.csv"))) == 1
 
 
+def test_a_run_that_cannot_get_the_lock_in_time_says_who_holds_it(tiny_store):
+    waits = []
+    with merge.store_lock(tiny_store):
+        with pytest.raises(DataError, match=r"locked by pid \d+ \(another labels add is running\)"):
+            with merge.store_lock(tiny_store, wait=0.3, on_wait=waits.append):
+                pass  # pragma: no cover - never entered
+    assert len(waits) == 1 and "waiting for pid" in waits[0]
+    with merge.store_lock(tiny_store, wait=0.0):  # released
+        pass
+
+
 # --- item 9: --resolve newest ---------------------------------------------------------------
 
 
@@ -333,17 +344,26 @@ def test_the_repository_root_is_a_workspace(monkeypatch):
 # --- item 18: a full disk --------------------------------------------------------------------
 
 
-def test_a_full_disk_is_a_one_line_error_and_leaves_nothing(tiny_store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["write", "fsync"])
+def test_a_full_disk_is_a_one_line_error_and_leaves_nothing(tiny_store, tmp_path, monkeypatch, where):
+    """ENOSPC half-way through the write, or when the data is flushed (where ext4, NFS report it)."""
     before = _store_snapshot(tiny_store)
 
     def half_then_full(fd, data):
         os.write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(merge, "_write_all", half_then_full)
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if where == "write":
+        monkeypatch.setattr(merge, "_write_all", half_then_full)
+    else:
+        monkeypatch.setattr(os, "fsync", full)
     new = _csv(tmp_path / "n.csv", [{"text": t, "label": "0"} for t in _words("рядок", 50)])
     result = CliRunner().invoke(cli, ["labels", "add", str(new), "--store", str(tiny_store)])
-    assert result.exit_code == 1
+    monkeypatch.undo()
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("Error: ") and "No space left on device" in line and "nothing was added" in line
     assert _store_snapshot(tiny_store) == before  # no half file, no temporary file
