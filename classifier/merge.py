@@ -223,7 +223,9 @@ def read_label_rows(path: Path, problems: list | None = None) -> list[tuple[int,
     found: list[tuple[int, str, str]] = []
     rows = []
     if name.endswith((".jsonl", ".ndjson")):
-        for n, line in enumerate(text.splitlines(), start=1):
+        # lines end at \n only: splitlines() would also cut at U+2028, U+0085... which JSON
+        # strings may hold raw
+        for n, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -338,13 +340,14 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _create_new(store: Path, names, build) -> Path:
+def _create_new(store: Path, names, build, verify) -> Path:
     """Write a new file in ``store`` under the first free name; never replace a file.
 
     The bytes go to a hidden temporary file first (flushed to disk), which is then
     hard-linked to its name: linking fails if the name exists, so another writer's
     file, however it got there, is never replaced, and the name appears only with its
-    whole content. ``build(name)`` gives the bytes for a name.
+    whole content. ``build(name)`` gives the bytes for a name; ``verify(path)`` checks
+    the temporary file before it gets its name, and raises to stop.
     """
     for name in names:
         target = store / name
@@ -359,6 +362,7 @@ def _create_new(store: Path, names, build) -> Path:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            verify(Path(tmp))
             try:
                 os.link(tmp, target)
             except FileExistsError:
@@ -633,44 +637,56 @@ def _write(
 ) -> Path:
     """Write the new rows as a new file in the store; its path.
 
-    Before anything is written, the new rows together with the stored rows of the same
-    texts go through :func:`classifier.labels.validate`, the check ``labels check`` runs:
-    whatever is written, the check accepts.
+    Before the file gets its name, it is read back by the reader ``labels check`` uses
+    and, with the stored rows of the same texts, goes through
+    :func:`classifier.labels.validate`: whatever is published, the check accepts, and
+    it holds exactly the texts given.
     """
     stamp, slug = now.strftime("%Y%m%dT%H%M%SZ"), _slug(name)
     names = (f"added_{stamp}{'' if n == 1 else f'-{n}'}_{slug}.csv" for n in range(1, 1 << 30))
     given = [e["group"] for e in new_rows]
+    # Python's csv writer quotes a field only for the characters of its line terminator: a
+    # lone CR would end the record when read back, so then every field is quoted
+    has_cr = any("\r" in str(v) for e in new_rows for k, v in e.items() if not k.startswith("_"))
 
     def build(target: Path) -> bytes:
         for i, (entry, group) in enumerate(zip(new_rows, given, strict=True), start=1):
             entry["group"] = group or f"{target.stem}-{i:05d}"
-        _check_with_store(target, new_rows, stored, stored_keys)
         buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer,
+            fieldnames=list(COLUMNS),
+            extrasaction="ignore",
+            lineterminator="\n",
+            quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL,
+        )
         writer.writeheader()
         writer.writerows(new_rows)
         return buffer.getvalue().encode("utf-8")
 
+    def verify(written: Path) -> None:
+        _check_with_store(written, new_rows, stored, stored_keys)
+
     try:
-        return _create_new(store, names, build)
+        return _create_new(store, names, build, verify)
     except OSError as exc:
         raise DataError(
             f"cannot write the new label file in {store} ({exc.strerror or exc}); nothing was added"
         ) from None
 
 
-def _check_with_store(target: Path, new_rows: list[dict], stored: pd.DataFrame, stored_keys) -> None:
-    keys = {e["_key"] for e in new_rows}
-    frame = pd.DataFrame(
-        [
-            {**{c: str(e[c]) for c in COLUMNS}, "file": str(target), "line": i}
-            for i, e in enumerate(new_rows, 2)
-        ]
-    )
+def _check_with_store(written: Path, new_rows: list[dict], stored: pd.DataFrame, stored_keys) -> None:
+    """Read the written file as ``labels check`` does; validate it with the stored rows of its texts."""
+    frame, problems = read_labelled([written])
+    texts = frame["text"].tolist()
+    if problems or texts != [e["text"] for e in new_rows]:  # pragma: no cover - a bug, not the rows
+        detail = str(problems[0]) if problems else "the texts read back differ from those written"
+        raise DataError(f"the new label file did not read back as written ({detail}); nothing was added")
+    where = dict(zip(frame["line"], (e["_where"] for e in new_rows), strict=True))
     if len(stored):
+        keys = {e["_key"] for e in new_rows}
         same = stored[[k in keys for k in stored_keys]]
         frame = pd.concat([same[frame.columns], frame], ignore_index=True)
-    where = {i: e["_where"] for i, e in enumerate(new_rows, 2)}
-    wrong = [p for p in validate(frame) if p.file == str(target)]
-    if wrong:  # a bug here, not in the rows: the checks above should have caught it
+    wrong = [p for p in validate(frame) if p.file == str(written)]
+    if wrong:  # pragma: no cover - a bug here, not in the rows: the checks before should catch it
         raise InvalidRowsError([f"{where[p.line]} [{p.column}]: {p.message}" for p in wrong])

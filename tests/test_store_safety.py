@@ -2,6 +2,7 @@
 
 import csv
 import errno
+import json
 import os
 import re
 import subprocess
@@ -299,6 +300,21 @@ def test_whatever_add_stores_passes_check(tiny_store, tmp_path):
     report = merge.add_labels([_csv(tmp_path / "n.csv", rows)], tiny_store, source="s", annotator="a")
     assert (report.added, report.near_duplicates) == (4, 1)
     _check_is_green(tiny_store)
+
+
+def test_awkward_characters_come_back_from_the_store_exactly(tiny_store, tmp_path):
+    texts = [
+        "рядок\rз самим CR",  # unquoted, a lone CR ends the record when read back
+        'рядок\r\nз CRLF і "лапками"',
+        "нуль\x00посередині",
+        "сепаратор\u2028рядків і\x85NEL",  # raw in JSON strings: not line ends
+        "таб\tі кома, крапка",
+    ]
+    lines = [json.dumps({"text": t, "label": 0}, ensure_ascii=False) for t in texts]
+    report = merge.add_labels([_jsonl(tmp_path / "n.jsonl", lines)], tiny_store)
+    assert report.added == len(texts)
+    df = _check_is_green(tiny_store)
+    assert df[df["file"] == str(report.written)]["text"].tolist() == texts
 
 
 # --- item 11: outside a workspace ------------------------------------------------------------
