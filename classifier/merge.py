@@ -137,9 +137,12 @@ class AddReport:
     written: Path | None = None
 
     def lines(self) -> list[str]:
+        def n(count, noun):
+            return f"{count} {noun}{'' if count == 1 else 's'}"
+
         out = [
-            f"{self.read} rows read: {self.added} added, {self.exact_duplicates} exact duplicates skipped, "
-            f"{self.near_duplicates} near duplicates skipped, {len(self.conflicts)} conflicts"
+            f"{n(self.read, 'row')} read: {self.added} added, {n(self.exact_duplicates, 'exact duplicate')} "
+            f"skipped, {n(self.near_duplicates, 'near duplicate')} skipped, {n(len(self.conflicts), 'conflict')}"
             + (
                 f" (resolved: {self.conflicts_resolved})"
                 if self.conflicts_resolved and self.conflicts

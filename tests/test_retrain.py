@@ -251,7 +251,7 @@ def test_suggest_output_goes_straight_into_labels_add(project):
     _new_labels(home, rows, "filled.csv")
     result = CliRunner().invoke(cli, ["labels", "add", str(home / "filled.csv"), "--source", "suggest-test"])
     assert result.exit_code == 0, result.output
-    assert f"{len(rows)} rows read" in result.stdout
+    assert result.stdout.startswith(f"{len(rows)} row{'' if len(rows) == 1 else 's'} read: ")
 
 
 def test_audit_puts_a_flipped_label_first(tmp_path):

@@ -388,6 +388,13 @@ def test_a_full_disk_is_a_one_line_error_and_leaves_nothing(tiny_store, tmp_path
 # --- cosmetic -------------------------------------------------------------------------------
 
 
+def test_add_report_counts_are_plural_only_when_they_should_be():
+    report = merge.AddReport(read=1, added=1, exact_duplicates=1, near_duplicates=2)
+    assert report.lines()[0] == (
+        "1 row read: 1 added, 1 exact duplicate skipped, 2 near duplicates skipped, 0 conflicts"
+    )
+
+
 def test_grammar_of_counts_and_types(tmp_path):
     from classifier.readers import read_records
     from classifier.scoring import ScoreSummary
