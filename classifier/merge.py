@@ -39,7 +39,7 @@ import re
 import stat
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -558,7 +558,13 @@ def add_labels(
 
 
 def _merge(candidates, index, report: AddReport, resolve) -> list[dict]:
-    """The rows to add: duplicates skipped, conflicts resolved (or refused), in input order."""
+    """The rows to add (in the order their texts first appear): duplicates skipped, conflicts resolved.
+
+    Raises
+    ------
+    DataError
+        Conflicts and no ``resolve``: all counted, the first listed.
+    """
     groups: dict[str, list[dict]] = {}
     for entry in candidates:
         groups.setdefault(entry["_key"], []).append(entry)
@@ -629,9 +635,7 @@ def _merge(candidates, index, report: AddReport, resolve) -> list[dict]:
         entry = added.get(key)
         stored = entry["label"] if entry is not None else index[key][1]
         superseded = (entry["supersedes"] or None) if entry is not None else None
-        report.conflicts.append(
-            Conflict(**{**conflict.__dict__, "resolve": resolve, "stored": stored, "superseded": superseded})
-        )
+        report.conflicts.append(replace(conflict, resolve=resolve, stored=stored, superseded=superseded))
     return new_rows
 
 
