@@ -793,8 +793,13 @@ def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool 
         rid = None if rid is None else str(rid)
         text = obj.get(text_column)
         if text is None:
-            kind = "null" if text_column in obj else "missing"
-            yield Record(n, None, rid, error=f"field {text_column!r} is {kind}")
+            missing = text_column not in obj
+            yield Record(
+                n,
+                None,
+                rid,
+                error=f"no field {text_column!r}" if missing else f"field {text_column!r} is null",
+            )
         elif not isinstance(text, str):
             yield Record(n, None, rid, error=f"field {text_column!r} is {json_kind(text)}, not a string")
         else:
