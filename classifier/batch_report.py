@@ -271,7 +271,7 @@ class BatchReport:
         )
         body = [
             f"<p>Model <code>{esc(self.model_version)}</code>, threshold <strong>{self.threshold:.4f}</strong>. "
-            f"{rows:,} rows read, {scored:,} scored, <strong>{flagged:,} flagged</strong>, {errors:,} errors"
+            f"{rows:,} rows read, {scored:,} scored, <strong>{flagged:,} flagged</strong>, {errors:,} error{'' if errors == 1 else 's'}"
             f"{esc(took)}; {self.truncated:,} message(s) longer than the cap were scored on their start. "
             f"Written {esc(datetime.now(UTC).isoformat(timespec='seconds'))}.</p>",
             "<h2>Plots</h2>",

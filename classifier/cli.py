@@ -479,31 +479,54 @@ def labels_check(paths, as_json):
 @click.option(
     "--resolve",
     type=click.Choice(["newest", "keep"]),
-    help="On conflicts: newest = the new label wins (old row kept, marked superseded); keep = stored label stays.",
+    help="On conflicts: newest = the newest label wins (a later row over an earlier one; a new row over "
+    "the store's, which is kept but marked superseded); keep = the earliest label stays.",
 )
 @click.option(
-    "--store", type=click.Path(file_okay=False), help="Label store folder. Default: datasets/labelled."
+    "--store",
+    type=click.Path(file_okay=False),
+    help="Label store folder (must exist). Default: datasets/labelled in the workspace: "
+    "the current folder, or $COERCION_CLASSIFIER_HOME.",
 )
 @_friendly
 def labels_add(files, source, annotator, resolve, store):
     """Merge new labelled rows (csv/jsonl: text, label, ...) into the store as a new dated file.
 
-    Labels may be 1/0, yes/no or true/false. Existing files are never rewritten.
-    Rows whose text (after normalisation) is already stored with the same label are
-    skipped as duplicates. A text stored with a different label is a conflict: the
-    conflicts are listed and nothing is added unless --resolve says what to do.
+    Labels may be 1/0, yes/no or true/false. Every row is checked as labels check
+    checks the store; one bad row (each is listed) and nothing is added. Existing
+    files are never rewritten. Rows whose text (after normalisation) is already
+    stored with the same label are skipped as duplicates. A text labelled both ways
+    (against the store, or twice in the new files) is a conflict: the conflicts are
+    listed and nothing is added unless --resolve says what to do. Two runs at once
+    take turns.
+
+    Run it in the workspace (the folder holding datasets/labelled/), or set
+    COERCION_CLASSIFIER_HOME, or pass --store.
 
     Example:
 
         coercion-classifier labels add week48.csv --source hotline-week48 --annotator olena
     """
-    from .merge import add_labels
+    from .errors import DataError
+    from .merge import InvalidRowsError, add_labels
 
-    report = add_labels(list(files), store, source=source, annotator=annotator, resolve=resolve)
+    try:
+        report = add_labels(
+            list(files),
+            store,
+            source=source,
+            annotator=annotator,
+            resolve=resolve,
+            on_wait=lambda message: click.echo(message, err=True),
+        )
+    except InvalidRowsError as exc:
+        for line in exc.rows:  # one line per bad row, as labels check lists the store's
+            click.echo(line, err=True)
+        raise DataError(f"{exc.summary}; fix the rows above") from None
     for line in report.lines():
         click.echo(line)
-    for new, old, label, old_label, _text in report.conflicts:
-        click.echo(f"conflict: {new} says {label}, {old} says {old_label} -> {resolve}", err=True)
+    for conflict in report.conflicts:
+        click.echo(conflict.line(), err=True)
 
 
 @labels.command("audit")

@@ -208,13 +208,66 @@ def read_labelled(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, list[Probl
     return df, problems
 
 
+def row_problems(row, key: str | None = None) -> list[tuple[str, str]]:
+    """What is wrong with one row on its own (column, message), as ``labels check`` reports it.
+
+    The checks of :func:`validate` that need no other row: required values present,
+    ``label`` is 0 or 1, allowed ``lang`` and ``category``, the category agrees with the
+    label, known ``style`` tags, the condition columns (:func:`condition_problems`), and a
+    text that is not empty after normalisation. ``labels add`` runs it on every new row
+    as it would be stored, so that it never stores a row the check would refuse.
+
+    Parameters
+    ----------
+    row : mapping
+        The row's cells (a dict or a frame row); missing optional columns count as empty.
+    key : str, optional
+        The row's normalised text, when the caller has it already (batches are faster).
+    """
+    out: list[tuple[str, str]] = []
+
+    def cell(column):
+        value = row.get(column, "")
+        return "" if value is None else str(value)
+
+    for col in REQUIRED_COLUMNS:
+        if not cell(col).strip():
+            out.append((col, f"empty {col}"))
+    label = cell("label").strip()
+    category = cell("category").strip()
+    lang = cell("lang")
+    if label not in ("0", "1"):
+        out.append(("label", f"label must be 0 or 1, got {label!r}"))
+    if lang not in LANGS:
+        out.append(("lang", f"lang must be one of {', '.join(LANGS)}, got {lang!r}"))
+    if category not in CATEGORIES:
+        out.append(("category", f"unknown category {category!r}; allowed: {', '.join(CATEGORIES)}"))
+    elif label == "1" and category != POSITIVE_CATEGORY:
+        out.append(("category", f"label 1 needs category {POSITIVE_CATEGORY}, got {category!r}"))
+    elif label == "0" and category == POSITIVE_CATEGORY:
+        out.append(("category", f"category {POSITIVE_CATEGORY} needs label 1, got 0"))
+    styles = [s for s in cell("style").split("|") if s]
+    unknown = [s for s in styles if s not in STYLES]
+    if unknown:
+        out.append(("style", f"unknown style tag(s) {', '.join(unknown)}; allowed: {', '.join(STYLES)}"))
+    out.extend(condition_problems(row, label, category))
+    text = cell("text")
+    if text.strip():
+        if key is None:
+            key = normalize_texts([text])[0]
+        if not key:
+            out.append(("text", "text is empty after normalisation (only invisible characters)"))
+    return out
+
+
 def validate(df: pd.DataFrame) -> list[Problem]:
     """Every content problem in a store read by :func:`read_labelled`.
 
-    Checks: required values present, ``label`` is 0 or 1, ``lang`` and ``category``
-    are allowed values, the category agrees with the label, ``style`` tags are
-    known, the three condition columns agree with the label and category
-    (:func:`condition_problems`), no empty texts, no duplicate texts (after
+    Checks every row on its own (:func:`row_problems`: required values present,
+    ``label`` is 0 or 1, ``lang`` and ``category`` are allowed values, the category
+    agrees with the label, ``style`` tags are known, the three condition columns agree
+    with the label and category, no text that normalises to nothing), then across rows:
+    ``supersedes`` names a row with the same text, no duplicate texts (after
     normalisation) and no text stored with conflicting labels.
     """
     problems: list[Problem] = []
@@ -222,30 +275,11 @@ def validate(df: pd.DataFrame) -> list[Problem]:
     def add(i, column, message):
         problems.append(Problem(df.at[i, "file"], int(df.at[i, "line"]), column, message))
 
+    norm = pd.Series(normalize_texts(df["text"].astype(str).tolist()), index=df.index)
     for i in df.index:
-        for col in REQUIRED_COLUMNS:
-            if not str(df.at[i, col]).strip():
-                add(i, col, f"empty {col}")
-        label = str(df.at[i, "label"]).strip()
-        category = str(df.at[i, "category"]).strip()
-        if label not in ("0", "1"):
-            add(i, "label", f"label must be 0 or 1, got {label!r}")
-        if df.at[i, "lang"] not in LANGS:
-            add(i, "lang", f"lang must be one of {', '.join(LANGS)}, got {df.at[i, 'lang']!r}")
-        if category not in CATEGORIES:
-            add(i, "category", f"unknown category {category!r}; allowed: {', '.join(CATEGORIES)}")
-        elif label == "1" and category != POSITIVE_CATEGORY:
-            add(i, "category", f"label 1 needs category {POSITIVE_CATEGORY}, got {category!r}")
-        elif label == "0" and category == POSITIVE_CATEGORY:
-            add(i, "category", f"category {POSITIVE_CATEGORY} needs label 1, got 0")
-        styles = [s for s in str(df.at[i, "style"]).split("|") if s]
-        unknown = [s for s in styles if s not in STYLES]
-        if unknown:
-            add(i, "style", f"unknown style tag(s) {', '.join(unknown)}; allowed: {', '.join(STYLES)}")
-        for column, message in condition_problems(df.loc[i], label, category):
+        for column, message in row_problems(df.loc[i], norm[i]):
             add(i, column, message)
 
-    norm = pd.Series(normalize_texts(df["text"].astype(str).tolist()), index=df.index)
     where_of = {f"{Path(df.at[i, 'file']).name}:{df.at[i, 'line']}": i for i in df.index}
     superseded = set()
     for i in df.index:
@@ -261,9 +295,7 @@ def validate(df: pd.DataFrame) -> list[Problem]:
             superseded.add(j)
     first: dict[str, int] = {}
     for i, key in norm.items():
-        if not key:
-            if str(df.at[i, "text"]).strip():
-                add(i, "text", "text is empty after normalisation (only invisible characters)")
+        if not key:  # reported by row_problems
             continue
         if i in superseded:
             continue

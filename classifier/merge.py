@@ -1,53 +1,73 @@
 """``labels add``: merge analysts' new labels into the store without losing anything.
 
 New rows go into a new dated file in the store folder; existing files are never
-rewritten. Each new row is compared with the store (and with the other new rows) by
+rewritten, and the new file never replaces one: it is written under a temporary name
+and hard-linked to its final name, which fails if that name is taken. The whole
+read-check-write runs under the store's lock (``.lock`` in the store folder), so two
+``labels add`` runs at once take turns and the second sees the first's rows.
+
+Every new row is validated as it would be stored, by the same checks ``labels check``
+runs on the store (:func:`classifier.labels.row_problems`); one bad row and nothing is
+written. Each new row is then compared with the store (and with the other new rows) by
 its normalised text:
 
 * the same raw text with the same label: an *exact duplicate*, skipped;
 * the same normalised text (case, spacing, look-alike letters...) with the same label:
   a *near duplicate*, skipped;
-* the same normalised text with a different label: a *conflict*. Conflicts are never
-  merged silently: without ``resolve`` nothing is written and they are listed. With
-  ``resolve="keep"`` the stored label stays and the new row is not added; with
-  ``resolve="newest"`` the new row is added with ``supersedes`` pointing at the old
-  row (``FILE.csv:LINE``), which stays on disk but is no longer trained on.
+* the same normalised text with a different label: a *conflict*, with the store or
+  inside the new files. Conflicts are never merged silently: without ``resolve``
+  nothing is written and they are listed. With ``resolve="keep"`` the earliest label
+  stays: the stored one, or inside the new files the first row; with
+  ``resolve="newest"`` the newest label wins: inside the new files the last row (files
+  in the order given, rows in file order), and against the store the new row, which
+  is added with ``supersedes`` pointing at the old row (``FILE.csv:LINE``); the old
+  row stays on disk but is no longer trained on.
 
 Every new row keeps its provenance: ``source``, ``annotator`` and ``added`` (the date).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import fcntl
 import io
 import json
+import os
 import re
-from dataclasses import dataclass, field
+import stat
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ._cells import unescape_cell
-from ._files import write_atomic
+from ._files import default_mode, fsync_dir
 from .errors import DataError
 from .labels import (
-    CATEGORIES,
     COLUMNS,
     CONDITIONS,
-    LANGS,
     POSITIVE_CATEGORY,
-    STYLES,
-    condition_problems,
+    Problem,
     read_labelled,
+    row_problems,
     store_files,
     superseded_rows,
+    validate,
 )
 from .lang import detect_languages
 from .normalize import normalize_texts
+from .readers import json_kind
 
 _TRUE = {"1", "yes", "y", "true", "t"}
 _FALSE = {"0", "no", "n", "false", "f"}
+
+LOCK_FILE = ".lock"
+LOCK_WAIT = 600.0  # seconds a run waits for another one to finish with the store
 
 
 def normalize_label(value) -> int | None:
@@ -66,6 +86,45 @@ def normalize_label(value) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """One text labelled both ways: a new row against the store or against another new row.
+
+    ``label`` is what ``new`` says, ``other_label`` what ``other`` says; ``stored`` is the
+    label the store holds for the text after the add (None when nothing was written).
+    """
+
+    new: str  # FILE:LINE of the new row
+    other: str  # FILE:LINE of the stored row, or of the other new row
+    label: int
+    other_label: int
+    text: str
+    inside: bool  # both rows are in the new files
+    resolve: str | None = None
+    stored: int | None = None
+    superseded: str | None = None  # the stored row a new row supersedes
+
+    def line(self) -> str:
+        """One line for people: where, who says what, and what is stored now."""
+        kind = "inside the new file(s)" if self.inside else "with the store"
+        out = f"conflict {kind}: {self.new} says {self.label}, {self.other} says {self.other_label}"
+        if self.resolve and self.stored is not None:
+            out += f" -> {self.resolve}: label {self.stored} is stored"
+            if self.superseded:
+                out += f" ({self.superseded} superseded)"
+        return out
+
+
+class InvalidRowsError(DataError):
+    """New rows that cannot be stored; :attr:`rows` holds one line per problem."""
+
+    def __init__(self, rows: list[str]):
+        self.rows = rows
+        self.summary = f"{len(rows)} invalid row(s), nothing was added"
+        shown = "; ".join(rows[:5]) + (f" (and {len(rows) - 5} more)" if len(rows) > 5 else "")
+        super().__init__(f"{self.summary}: {shown}")
+
+
 @dataclass
 class AddReport:
     """What ``labels add`` did (or would do)."""
@@ -74,16 +133,17 @@ class AddReport:
     added: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
-    conflicts: list = field(
-        default_factory=list
-    )  # (new file:line, stored file:line, new label, stored label, text)
+    conflicts: list[Conflict] = field(default_factory=list)
     conflicts_resolved: str | None = None
     written: Path | None = None
 
     def lines(self) -> list[str]:
+        def n(count, noun):
+            return f"{count} {noun}{'' if count == 1 else 's'}"
+
         out = [
-            f"{self.read} rows read: {self.added} added, {self.exact_duplicates} exact duplicates skipped, "
-            f"{self.near_duplicates} near duplicates skipped, {len(self.conflicts)} conflicts"
+            f"{n(self.read, 'row')} read: {self.added} added, {n(self.exact_duplicates, 'exact duplicate')} "
+            f"skipped, {n(self.near_duplicates, 'near duplicate')} skipped, {n(len(self.conflicts), 'conflict')}"
             + (
                 f" (resolved: {self.conflicts_resolved})"
                 if self.conflicts_resolved and self.conflicts
@@ -95,15 +155,67 @@ class AddReport:
         return out
 
 
-def read_label_rows(path: Path) -> list[tuple[int, dict]]:
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_SURROGATE = "holds a lone surrogate escape (\\ud800-\\udfff), which is no character; fix or remove it"
+
+
+def _json_cells(obj: dict) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """A JSON object's fields as the strings a CSV cell would hold, and what is wrong with them.
+
+    Numbers and booleans become ``1``, ``0``, ``1.5``... (a label may be ``1`` or
+    ``true``); the text must be a JSON string: a number, list or object stored as its
+    repr would be a message nobody wrote.
+    """
+    cells: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in obj.items():
+        if _has_surrogate(key):
+            problems.append(("", f"a field name {_SURROGATE}"))
+        elif value is None:
+            cells[key] = ""
+            if key == "text":
+                problems.append(("text", "text is null; give the message as a JSON string"))
+        elif isinstance(value, str):
+            cells[key] = value
+            if _has_surrogate(value):
+                problems.append((key, f"{key} {_SURROGATE}"))
+        elif key == "text":
+            problems.append(("text", f"text is {json_kind(value)}, not a string; quote the message"))
+        elif isinstance(value, dict | list):
+            problems.append((key, f"{key} is {json_kind(value)}; give a string or a number"))
+        elif isinstance(value, bool):
+            cells[key] = "1" if value else "0"
+        else:
+            cells[key] = str(value)
+    return cells, problems
+
+
+def read_label_rows(path: Path, problems: list | None = None) -> list[tuple[int, dict]]:
     """Rows of a labels file (csv or jsonl, at least ``text`` and ``label``) with their line numbers.
 
     Used for new labels (``labels add``) and for evaluation data (``evaluate``).
 
+    Parameters
+    ----------
+    path : Path
+    problems : list, optional
+        Where to append ``(line, column, message)`` for rows that cannot be read as
+        labelled rows (malformed JSON, a text that is not a JSON string, a lone
+        surrogate escape, more CSV fields than the header has). Those rows are left
+        out of the result. Without it, the first such row raises.
+
     Raises
     ------
     DataError
-        Not UTF-8, unreadable, malformed CSV or JSON, or another file type.
+        Not UTF-8, unreadable, malformed CSV, another file type, or (without
+        ``problems``) a row that cannot be read.
     """
     name = path.name.lower()
     try:
@@ -112,41 +224,265 @@ def read_label_rows(path: Path) -> list[tuple[int, dict]]:
         raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    found: list[tuple[int, str, str]] = []
+    rows = []
     if name.endswith((".jsonl", ".ndjson")):
-        rows = []
-        for n, line in enumerate(text.splitlines(), start=1):
+        # lines end at \n only: splitlines() would also cut at U+2028, U+0085... which JSON
+        # strings may hold raw
+        for n, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{n}: malformed JSON at column {exc.colno} ({exc.msg})") from None
+                found.append((n, "", f"malformed JSON at column {exc.colno} ({exc.msg})"))
+                continue
+            except (ValueError, RecursionError) as exc:  # a 5,000-digit number, [[[[... nested too deep
+                reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+                found.append((n, "", f"unreadable JSON ({reason})"))
+                continue
             if not isinstance(obj, dict):
-                raise DataError(f"{path}:{n}: a JSON object per line is needed")
-            rows.append((n, {k: "" if v is None else str(v) for k, v in obj.items()}))
-        return rows
-    if not name.endswith(".csv"):
+                found.append((n, "", f"a JSON object per line is needed, got {json_kind(obj)}"))
+                continue
+            cells, wrong = _json_cells(obj)
+            found.extend((n, column, message) for column, message in wrong)
+            if not wrong:
+                rows.append((n, cells))
+    elif name.endswith(".csv"):
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+        try:
+            line = 2
+            for row in reader:
+                if None in row:  # more fields than the header: an unquoted comma in the text?
+                    found.append(
+                        (
+                            line,
+                            "",
+                            f"{len(reader.fieldnames) + len(row[None])} fields where the header has "
+                            f"{len(reader.fieldnames)}; quote a text that holds commas",
+                        )
+                    )
+                else:
+                    rows.append((line, {unescape_cell(k.strip()): unescape_cell(v or "") for k, v in row.items()}))
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc}); check the quoting") from None
+    else:
         raise DataError(f"{path}: use a .csv or .jsonl file with at least the columns text and label")
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    rows = []
-    try:
-        line = 2
-        for row in reader:
-            rows.append((line, {_cell(k.strip()): _cell(v or "") for k, v in row.items() if k is not None}))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc}); check the quoting") from None
+    if problems is not None:
+        problems.extend(found)
+    elif found:
+        first = Problem(str(path), *found[0])
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise DataError(f"{first}{more}")
     return rows
-
-
-def _cell(text: str) -> str:
-    """A CSV cell's exact text: `suggest` and `labels audit` put a quote in front of cells a
-    spreadsheet would run as formulas (see :mod:`classifier._cells`)."""
-    return unescape_cell(text)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "labels"
+
+
+@contextlib.contextmanager
+def store_lock(store: Path, *, wait: float = LOCK_WAIT, on_wait=None):
+    """Hold the label store's lock (``STORE/.lock``): one ``labels add`` at a time.
+
+    The lock file is opened without following a symbolic link (a link there could
+    otherwise point the write of the holder's pid at any file). A second run waits up
+    to ``wait`` seconds for the first to finish, then gives up.
+
+    Parameters
+    ----------
+    store : Path
+    wait : float
+    on_wait : callable, optional
+        Called once with a message when the lock is taken by another process.
+
+    Raises
+    ------
+    DataError
+        The lock file is a link or not a plain file, cannot be created, or stays taken.
+    """
+    path = Path(store) / LOCK_FILE
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, default_mode())
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(f"{path} is a symlink; remove it (the store's lock is a plain file)") from None
+        raise DataError(f"cannot lock the label store: {path} ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DataError(f"{path} is not a plain file; remove it (the store's lock is a plain file)")
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 100, 0).decode("utf-8", "replace").strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise DataError(
+                        f"the label store {store} is locked by {holder} (another labels add is running); "
+                        "try again when it has finished"
+                    ) from None
+                if on_wait and not told:
+                    on_wait(f"waiting for {holder} (another labels add) to finish with {store}...")
+                    told = True
+                time.sleep(0.1)
+        with contextlib.suppress(OSError):  # who holds it, for the next run's message; not vital
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _create_new(store: Path, names, build, verify) -> Path:
+    """Write a new file in ``store`` under the first free name; never replace a file.
+
+    The bytes go to a hidden temporary file first (flushed to disk), which is then
+    hard-linked to its name: linking fails if the name exists, so another writer's
+    file, however it got there, is never replaced, and the name appears only with its
+    whole content. ``build(name)`` gives the bytes for a name; ``verify(path)`` checks
+    the temporary file before it gets its name, and raises to stop.
+    """
+    for name in names:
+        target = store / name
+        if target.exists():
+            continue
+        data = build(target)
+        fd, tmp = tempfile.mkstemp(prefix=".added-", suffix=".tmp", dir=store)
+        try:
+            try:
+                os.fchmod(fd, default_mode())  # mkstemp makes 0600 files
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            verify(Path(tmp))
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                continue  # taken since we looked: the next name
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+                # no hard links on this file system: under the store's lock, a free name
+                # stays free unless a program that ignores the lock writes there
+                if target.exists():
+                    continue
+                os.rename(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the file is complete; this only makes it durable sooner
+            fsync_dir(store)
+        return target
+    raise AssertionError("unreachable: the names never run out")  # pragma: no cover
+
+
+def _store_index(stored: pd.DataFrame, keys: list[str]) -> dict[str, tuple[str, int, str]]:
+    """Normalised text -> (FILE.csv:LINE, label, raw text) of the rows that are trained on."""
+    index: dict[str, tuple[str, int, str]] = {}
+    if not len(stored):
+        return index
+    live = ~superseded_rows(stored).to_numpy()
+    for key, f, line, label, raw, trained in zip(
+        keys, stored["file"], stored["line"], stored["label"], stored["text"], live, strict=True
+    ):
+        if trained:
+            label = str(label).strip()  # 0 or 1 in a valid store; anything else conflicts with both
+            index.setdefault(
+                key, (f"{Path(f).name}:{line}", int(label) if label in ("0", "1") else label, raw)
+            )
+    return index
+
+
+def _candidates(files, report: AddReport, source, annotator, added_date):
+    """The new rows as they would be stored, each checked as ``labels check`` checks stored rows.
+
+    Returns
+    -------
+    list of dict
+        One entry per good row, with the store's columns plus ``_where`` (FILE:LINE)
+        and ``_key`` (normalised text). ``group`` is empty when the row gave none
+        (filled in when the file is named).
+
+    Raises
+    ------
+    InvalidRowsError
+        Any row that cannot be stored, all listed, one per line.
+    """
+    bad: list[tuple[int, int, str]] = []  # (file number, line, message): listed in file order
+    entries = []
+    for number, path in enumerate(map(Path, files)):
+        problems: list[tuple[int, str, str]] = []
+        rows = read_label_rows(path, problems)
+        report.read += len(rows) + len({line for line, _, _ in problems})
+        bad.extend(
+            (number, line, str(Problem(str(path), line, column, message)))
+            for line, column, message in problems
+        )
+        if path.name.lower().endswith(".csv") and rows:
+            missing = [c for c in ("text", "label") if c not in rows[0][1]]
+            if missing:
+                raise DataError(
+                    f"{path}: no column {', '.join(missing)}; the header has: {', '.join(rows[0][1])}; "
+                    "labels add needs at least text and label"
+                )
+        for line, row in rows:
+            where = f"{path}:{line}"
+            if "text" not in row:
+                bad.append((number, line, f"{where} [text]: no field 'text'; give the message text"))
+                continue
+            label = normalize_label(row.get("label", ""))
+            if label is None:
+                value = row.get("label", "")
+                bad.append(
+                    (number, line, f"{where} [label]: label {value!r} is not 1/0, yes/no or true/false")
+                )
+                continue
+            stem = _slug(source or path.stem)
+            entries.append(
+                {
+                    "text": row["text"],
+                    "label": label,
+                    "lang": row.get("lang", "").strip(),
+                    "category": row.get("category", "").strip()
+                    or (POSITIVE_CATEGORY if label else "unsorted"),
+                    "source": row.get("source", "").strip() or source or f"labels-add:{path.name}",
+                    "group": row.get("group", "").strip(),
+                    "added": row.get("added", "").strip() or added_date,
+                    "annotator": row.get("annotator", "").strip() or annotator or "",
+                    # who wrote or labelled the row: cross-validation holds each writer out whole
+                    "writer": row.get("writer", "").strip()
+                    or row.get("annotator", "").strip()
+                    or annotator
+                    or f"labels-add:{stem}",
+                    **{c: row.get(c, "").strip() for c in (*CONDITIONS, "contrast")},
+                    "style": "|".join(s for s in row.get("style", "").split("|") if s),
+                    "supersedes": "",
+                    "_where": where,
+                    "_at": (number, line),
+                }
+            )
+    unknown = [e for e in entries if not e["lang"]]
+    for entry, guessed in zip(unknown, detect_languages([e["text"] for e in unknown]), strict=True):
+        entry["lang"] = guessed
+    for entry, key in zip(entries, normalize_texts([e["text"] for e in entries]), strict=True):
+        entry["_key"] = key
+        checked = {**entry, "group": entry["group"] or "(named when written)"}
+        for column, message in row_problems(checked, key):
+            bad.append((*entry["_at"], f"{entry['_where']} [{column}]: {message}"))
+    if bad:
+        raise InvalidRowsError([message for *_, message in sorted(bad)])
+    return entries
 
 
 def add_labels(
@@ -157,6 +493,7 @@ def add_labels(
     annotator: str | None = None,
     resolve: str | None = None,
     now: datetime | None = None,
+    on_wait=None,
 ) -> AddReport:
     """Merge new labelled rows into the store as a new dated file.
 
@@ -170,7 +507,8 @@ def add_labels(
         annotator), ``style``, the three condition columns and ``contrast``. Other columns (e.g. a
         ``score`` from ``suggest``) are ignored.
     store : path-like, optional
-        The store folder; default ``datasets/labelled``.
+        The store folder, which must exist; default ``datasets/labelled`` in the
+        workspace (:func:`classifier.config.label_store`).
     source, annotator : str, optional
         Provenance for rows that do not carry their own; the annotator is also the
         rows' ``writer`` unless they name one.
@@ -178,6 +516,8 @@ def add_labels(
         What to do with conflicts (see the module docstring).
     now : datetime, optional
         The time stamped on the rows and the file name (for tests).
+    on_wait : callable, optional
+        Called with a message if another run holds the store's lock (this one waits).
 
     Returns
     -------
@@ -186,147 +526,175 @@ def add_labels(
     Raises
     ------
     DataError
-        Unreadable files, rows with invalid values (all listed), or unresolved conflicts.
-        Nothing is written then.
+        No store there, unreadable files, rows with invalid values
+        (:class:`InvalidRowsError`, all listed), unresolved conflicts, or the new file
+        cannot be written (full disk...). Nothing is written then.
     """
     from . import config
 
     if resolve not in (None, "newest", "keep"):
         raise DataError(f"--resolve must be newest or keep, got {resolve!r}")
-    store = Path(store or config.labelled_dir())
+    store = config.label_store(store)
     now = now or datetime.now(UTC)
-    added_date = now.strftime("%Y-%m-%d")
-
-    stored, problems = (
-        read_labelled(store_files([store])) if any(store.glob("*.csv")) else (pd.DataFrame(), [])
-    )
-    if problems:
-        raise DataError(
-            f"the store has problems ({problems[0]}); run 'coercion-classifier labels check' first"
-        )
-    if len(stored):
-        stored = stored[~superseded_rows(stored)]
-    index: dict[str, tuple[str, str, str]] = {}  # normalised text -> (where, label, raw text)
-    if len(stored):
-        keys = normalize_texts(stored["text"].astype(str).tolist())
-        for key, f, line, label, raw in zip(
-            keys, stored["file"], stored["line"], stored["label"], stored["text"], strict=True
-        ):
-            index.setdefault(key, (f"{Path(f).name}:{line}", str(label).strip(), raw))
-
     report = AddReport()
-    errors: list[str] = []
-    candidates = []
-    for path in map(Path, files):
-        for line, row in read_label_rows(Path(path)):
-            report.read += 1
-            where = f"{path}:{line}"
-            text = row.get("text", "")
-            label = normalize_label(row.get("label", ""))
-            if not text.strip():
-                errors.append(f"{where}: empty text")
-                continue
-            if label is None:
-                errors.append(f"{where}: label {row.get('label', '')!r} is not 1/0, yes/no or true/false")
-                continue
-            category = row.get("category", "").strip() or (POSITIVE_CATEGORY if label else "unsorted")
-            if category not in CATEGORIES or (category == POSITIVE_CATEGORY) != (label == 1):
-                errors.append(f"{where}: category {category!r} does not fit label {label}")
-                continue
-            lang = row.get("lang", "").strip()
-            if lang and lang not in LANGS:
-                errors.append(f"{where}: lang must be one of {', '.join(LANGS)}, got {lang!r}")
-                continue
-            style = "|".join(s for s in row.get("style", "").split("|") if s)
-            if any(s not in STYLES for s in style.split("|") if s):
-                errors.append(f"{where}: unknown style tag in {style!r}")
-                continue
-            wrong = condition_problems(row, str(label), category)
-            if wrong:
-                errors.append(f"{where}: {wrong[0][1]}")
-                continue
-            candidates.append((where, text, label, category, lang, style, row))
-    if errors:
-        shown = "; ".join(errors[:5]) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
-        raise DataError(f"{len(errors)} invalid row(s), nothing was added: {shown}")
+    # the new files are read and checked first: they are not the store, and a bad row
+    # should not keep another run waiting
+    candidates = _candidates(files, report, source, annotator, now.strftime("%Y-%m-%d"))
+    with store_lock(store, on_wait=on_wait):  # from reading the store to writing the new file
+        stored, problems = (
+            read_labelled(store_files([store])) if any(store.glob("*.csv")) else (pd.DataFrame(), [])
+        )
+        if problems:
+            raise DataError(
+                f"the store has problems ({problems[0]}); run 'coercion-classifier labels check' first"
+            )
+        stored_keys = normalize_texts(stored["text"].astype(str).tolist()) if len(stored) else []
+        new_rows = _merge(candidates, _store_index(stored, stored_keys), report, resolve)
+        report.conflicts_resolved = resolve
+        if new_rows:
+            name = source or Path(files[0]).stem
+            report.written = _write(store, new_rows, stored, stored_keys, now, name)
+        report.added = len(new_rows)
+    return report
 
-    keys = normalize_texts([c[1] for c in candidates])
-    langs = detect_languages([c[1] for c in candidates])
-    new_rows, seen = [], {}
-    for (where, text, label, category, lang, style, row), key, guessed in zip(
-        candidates, keys, langs, strict=True
-    ):
-        if key in seen:  # a duplicate inside the new files
-            other = seen[key]
-            if other["label"] != label:
-                report.conflicts.append((where, other["_where"], label, other["label"], text))
-            elif other["text"] == text:
+
+def _merge(candidates, index, report: AddReport, resolve) -> list[dict]:
+    """The rows to add (in the order their texts first appear): duplicates skipped, conflicts resolved.
+
+    Raises
+    ------
+    DataError
+        Conflicts and no ``resolve``: all counted, the first listed.
+    """
+    groups: dict[str, list[dict]] = {}
+    for entry in candidates:
+        groups.setdefault(entry["_key"], []).append(entry)
+    new_rows, pending = [], []  # pending: (Conflict without outcome, key)
+    for key, rows in groups.items():
+        winner = rows[-1] if resolve == "newest" else rows[0]
+        for entry in rows:
+            if entry is winner:
+                continue
+            if entry["label"] != winner["label"]:
+                # name the later row first, as "new": it says something else than the earlier one
+                late, early = (winner, entry) if resolve == "newest" else (entry, winner)
+                pending.append(
+                    (
+                        Conflict(
+                            late["_where"],
+                            early["_where"],
+                            late["label"],
+                            early["label"],
+                            late["text"],
+                            True,
+                        ),
+                        key,
+                    )
+                )
+            elif entry["text"] == winner["text"]:
                 report.exact_duplicates += 1
             else:
                 report.near_duplicates += 1
-            continue
         old = index.get(key)
-        supersedes = ""
         if old is not None:
             old_where, old_label, old_raw = old
-            if str(label) == old_label:
-                if old_raw == text:
+            if winner["label"] == old_label:
+                if old_raw == winner["text"]:
                     report.exact_duplicates += 1
                 else:
                     report.near_duplicates += 1
                 continue
-            report.conflicts.append((where, old_where, label, int(old_label), text))
+            conflict = Conflict(
+                winner["_where"], old_where, winner["label"], old_label, winner["text"], False
+            )
+            pending.append((conflict, key))
             if resolve != "newest":
                 continue
-            supersedes = old_where
-        entry = {
-            "text": text,
-            "label": label,
-            "lang": lang or guessed,
-            "category": category,
-            "source": row.get("source", "").strip()
-            or source
-            or f"labels-add:{Path(where.rsplit(':', 1)[0]).name}",
-            "group": row.get("group", "").strip() or "",
-            "added": row.get("added", "").strip() or added_date,
-            "annotator": row.get("annotator", "").strip() or annotator or "",
-            # who wrote or labelled the row: cross-validation holds each writer out whole
-            "writer": row.get("writer", "").strip()
-            or row.get("annotator", "").strip()
-            or annotator
-            or f"labels-add:{_slug(source or Path(where.rsplit(':', 1)[0]).stem)}",
-            **{c: row.get(c, "").strip() for c in (*CONDITIONS, "contrast")},
-            "style": style,
-            "supersedes": supersedes,
-            "_where": where,
-        }
-        seen[key] = entry
-        new_rows.append(entry)
-    if report.conflicts and resolve is None:
-        shown = "; ".join(
-            f"{new} says {lab}, {old} says {old_lab}" for new, old, lab, old_lab, _ in report.conflicts[:5]
-        )
-        more = f" (and {len(report.conflicts) - 5} more)" if len(report.conflicts) > 5 else ""
+            winner["supersedes"] = old_where
+        new_rows.append(winner)
+    if pending and resolve is None:
+        conflicts = [c for c, _ in pending]
+        inside = sum(c.inside for c in conflicts)
+        if inside == len(conflicts):
+            head = f"{inside} conflict(s) inside the new file(s)"
+        elif not inside:
+            head = f"{len(conflicts)} conflict(s) with stored labels"
+        else:
+            head = (
+                f"{len(conflicts)} conflict(s) ({len(conflicts) - inside} with stored labels, "
+                f"{inside} inside the new file(s))"
+            )
+        shown = "; ".join(f"{c.new} says {c.label}, {c.other} says {c.other_label}" for c in conflicts[:5])
+        more = f" (and {len(conflicts) - 5} more)" if len(conflicts) > 5 else ""
         raise DataError(
-            f"{len(report.conflicts)} conflict(s) with stored labels, nothing was added: {shown}{more}; "
-            "pass --resolve newest (new label wins, old row kept but superseded) or --resolve keep"
+            f"{head}, nothing was added: {shown}{more}; pass --resolve newest (the newest label wins: "
+            "a later row over an earlier one, a new row over the store's, whose row is kept but "
+            "superseded) or --resolve keep (the earliest label stays)"
         )
-    report.conflicts_resolved = resolve
-    if new_rows:
-        stamp = now.strftime("%Y%m%dT%H%M%SZ")
-        target = store / f"added_{stamp}_{_slug(source or Path(files[0]).stem)}.csv"
-        n = 1
-        while target.exists():
-            n += 1
-            target = store / f"added_{stamp}-{n}_{_slug(source or Path(files[0]).stem)}.csv"
-        for i, entry in enumerate(new_rows, start=1):
-            entry["group"] = entry["group"] or f"{target.stem}-{i:05d}"
+    added = {e["_key"]: e for e in new_rows}
+    for conflict, key in pending:
+        entry = added.get(key)
+        stored = entry["label"] if entry is not None else index[key][1]
+        superseded = (entry["supersedes"] or None) if entry is not None else None
+        report.conflicts.append(replace(conflict, resolve=resolve, stored=stored, superseded=superseded))
+    return new_rows
+
+
+def _write(
+    store: Path, new_rows: list[dict], stored: pd.DataFrame, stored_keys, now: datetime, name: str
+) -> Path:
+    """Write the new rows as a new file in the store; its path.
+
+    Before the file gets its name, it is read back by the reader ``labels check`` uses
+    and, with the stored rows of the same texts, goes through
+    :func:`classifier.labels.validate`: whatever is published, the check accepts, and
+    it holds exactly the texts given.
+    """
+    stamp, slug = now.strftime("%Y%m%dT%H%M%SZ"), _slug(name)
+    names = (f"added_{stamp}{'' if n == 1 else f'-{n}'}_{slug}.csv" for n in range(1, 1 << 30))
+    given = [e["group"] for e in new_rows]
+    # Python's csv writer quotes a field only for the characters of its line terminator: a
+    # lone CR would end the record when read back, so then every field is quoted
+    has_cr = any("\r" in str(v) for e in new_rows for k, v in e.items() if not k.startswith("_"))
+
+    def build(target: Path) -> bytes:
+        for i, (entry, group) in enumerate(zip(new_rows, given, strict=True), start=1):
+            entry["group"] = group or f"{target.stem}-{i:05d}"
         buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer,
+            fieldnames=list(COLUMNS),
+            extrasaction="ignore",
+            lineterminator="\n",
+            quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL,
+        )
         writer.writeheader()
         writer.writerows(new_rows)
-        store.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, buffer.getvalue().encode("utf-8"))
-        report.written = target
-    report.added = len(new_rows)
-    return report
+        return buffer.getvalue().encode("utf-8")
+
+    def verify(written: Path) -> None:
+        _check_with_store(written, new_rows, stored, stored_keys)
+
+    try:
+        return _create_new(store, names, build, verify)
+    except OSError as exc:
+        raise DataError(
+            f"cannot write the new label file in {store} ({exc.strerror or exc}); nothing was added"
+        ) from None
+
+
+def _check_with_store(written: Path, new_rows: list[dict], stored: pd.DataFrame, stored_keys) -> None:
+    """Read the written file as ``labels check`` does; validate it with the stored rows of its texts."""
+    frame, problems = read_labelled([written])
+    texts = frame["text"].tolist()
+    if problems or texts != [e["text"] for e in new_rows]:  # pragma: no cover - a bug, not the rows
+        detail = str(problems[0]) if problems else "the texts read back differ from those written"
+        raise DataError(f"the new label file did not read back as written ({detail}); nothing was added")
+    where = dict(zip(frame["line"], (e["_where"] for e in new_rows), strict=True))
+    if len(stored):
+        keys = {e["_key"] for e in new_rows}
+        same = stored[[k in keys for k in stored_keys]]
+        frame = pd.concat([same[frame.columns], frame], ignore_index=True)
+    wrong = [p for p in validate(frame) if p.file == str(written)]
+    if wrong:  # pragma: no cover - a bug here, not in the rows: the checks before should catch it
+        raise InvalidRowsError([f"{where[p.line]} [{p.column}]: {p.message}" for p in wrong])

@@ -443,7 +443,7 @@ class Input:
                         n,
                         None,
                         rid,
-                        error=f"column {self.text_column!r} holds a {type(text).__name__}, not text",
+                        error=f"column {self.text_column!r} holds a value of type {type(text).__name__}, not text",
                     )
                 else:
                     yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
@@ -761,6 +761,12 @@ def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Rec
         yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=cut or len(text) > MAX_CHARS))
 
 
+def json_kind(value) -> str:
+    """What a parsed JSON value is, for messages: ``a JSON number``, ``a JSON object``..."""
+    kinds = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+    return "null" if value is None else f"a JSON {kinds.get(type(value), type(value).__name__)}"
+
+
 def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool = False) -> Iterator[Record]:
     for n, (line, cut) in enumerate(_lines(fh, MAX_JSON_LINE), start=first):
         if cut:
@@ -775,7 +781,7 @@ def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool 
             yield Record(n, None, error=f"malformed JSON at column {exc.colno} ({exc.msg})")
             continue
         if not isinstance(obj, dict):
-            yield Record(n, None, error=f"JSON line is a {type(obj).__name__}, not an object")
+            yield Record(n, None, error=f"JSON line is {json_kind(obj)}, not an object")
             continue
         if not checked:
             checked = True
@@ -787,11 +793,15 @@ def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool 
         rid = None if rid is None else str(rid)
         text = obj.get(text_column)
         if text is None:
-            yield Record(n, None, rid, error=f"no field {text_column!r}")
-        elif not isinstance(text, str):
+            missing = text_column not in obj
             yield Record(
-                n, None, rid, error=f"field {text_column!r} is a {type(text).__name__}, not a string"
+                n,
+                None,
+                rid,
+                error=f"no field {text_column!r}" if missing else f"field {text_column!r} is null",
             )
+        elif not isinstance(text, str):
+            yield Record(n, None, rid, error=f"field {text_column!r} is {json_kind(text)}, not a string")
         else:
             yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
 

@@ -52,7 +52,7 @@ def test_score_trains_default_model_first_then_reuses_it(home):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["row"] for r in rows] == ["1", "2", "3"]
     assert rows[2]["error"] == "empty text" and rows[0]["error"] == ""
-    assert re.search(r"3 rows read, 2 scored, \d flagged, 1 errors", result.stderr)
+    assert re.search(r"3 rows read, 2 scored, \d flagged, 1 error in", result.stderr)
     assert (home / "models" / "CURRENT").exists()
 
     again = CliRunner().invoke(cli, ["score", str(sample), "-o", str(home / "out.csv")])

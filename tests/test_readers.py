@@ -141,7 +141,7 @@ def test_jsonl_good_bad_and_odd_lines(tmp_path):
     assert "malformed JSON at column 2" in rows[1][3]
     assert rows[2][3] == "empty line"
     assert "not an object" in rows[3][3]
-    assert "is a int, not a string" in rows[4][3]
+    assert rows[4][3] == "field 'text' is a JSON number, not a string"
     assert rows[5][3] == "no field 'text'"
     assert rows[6] == (7, "тато", "4", "")
 

@@ -123,7 +123,8 @@ def test_invalid_new_rows_are_all_listed_and_nothing_added(tiny_store, tmp_path)
     )
     with pytest.raises(
         DataError,
-        match=r"3 invalid row\(s\).*new.csv:2: label 'maybe'.*new.csv:3: empty text.*new.csv:4: category 'scam'",
+        match=r"3 invalid row\(s\).*new.csv:2 \[label\]: label 'maybe'.*new.csv:3 \[text\]: empty text"
+        r".*new.csv:4 \[category\]: label 1 needs category coerced_appeal, got 'scam'",
     ):
         add_labels([new], tiny_store)
     assert len(list(tiny_store.glob("*.csv"))) == 1
@@ -137,7 +138,9 @@ def test_cli_labels_add_exit_codes(tiny_store, tmp_path, monkeypatch):
     result = CliRunner().invoke(
         cli, ["labels", "add", str(new), "--store", str(tiny_store), "--resolve", "keep"]
     )
-    assert result.exit_code == 0 and "0 added" in result.stdout and "conflict:" in result.stderr
+    assert (
+        result.exit_code == 0 and "0 added" in result.stdout and "conflict with the store:" in result.stderr
+    )
 
 
 @pytest.fixture
@@ -248,7 +251,7 @@ def test_suggest_output_goes_straight_into_labels_add(project):
     _new_labels(home, rows, "filled.csv")
     result = CliRunner().invoke(cli, ["labels", "add", str(home / "filled.csv"), "--source", "suggest-test"])
     assert result.exit_code == 0, result.output
-    assert f"{len(rows)} rows read" in result.stdout
+    assert result.stdout.startswith(f"{len(rows)} row{'' if len(rows) == 1 else 's'} read: ")
 
 
 def test_audit_puts_a_flipped_label_first(tmp_path):
