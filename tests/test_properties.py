@@ -99,7 +99,10 @@ def test_jsonl_random_lines_one_record_each(items):
 
 
 def _csv_rows_by_the_csv_module(data: str, delimiter: str):
-    """What the plain csv module makes of ``data``: per record (text, id), 'error' or 'short'."""
+    """What the plain csv module makes of ``data``: per record (text, id), 'error' or 'fields'.
+
+    'fields': no text field, or more fields than the header's two (an error row).
+    """
     reader = csv.reader(io.StringIO(data, newline=""), delimiter=delimiter, strict=True)
     next(reader)  # the header
     rows = []
@@ -111,7 +114,7 @@ def _csv_rows_by_the_csv_module(data: str, delimiter: str):
         except csv.Error:
             rows.append("error")
             continue
-        rows.append((row[0], row[1] if len(row) > 1 else None) if row else "short")
+        rows.append((row[0], row[1] if len(row) > 1 else None) if 0 < len(row) <= 2 else "fields")
 
 
 CSV_CHARS = st.sampled_from(list('ab",\t\r\n \x00'))
@@ -136,15 +139,19 @@ def test_csv_records_cut_to_the_cap_match_the_csv_module(monkeypatch, body, deli
     data = f"text{delimiter}id\n" + body
     expected = _csv_rows_by_the_csv_module(data, delimiter)
     # tiny limits so that random records cross them, and pieces split everything
-    for name, value in {"MAX_CHARS": 5, "_MAX_RECORD": 12, "_MAX_HANDED_ON": 10**6, "_PIECE": 7}.items():
+    limits = {"MAX_CHARS": 5, "_MAX_RECORD": 12, "_MAX_HANDED_ON": 10**6, "_PIECE": 7}
+    limits["_RUN_ON_LINES"] = 10**6  # stray-quote detection has tests of its own
+    for name, value in limits.items():
         monkeypatch.setattr(readers, name, value)
     got = list(readers._read_delimited(io.StringIO(data, newline=""), "m.csv", delimiter, "text", "id"))
     assert len(got) == len(expected)
     for record, want in zip(got, expected, strict=True):
         if want == "error":
             assert record.error.startswith("malformed CSV")
-        elif want == "short":
+        elif want == "fields":
             assert "fields" in record.error
+        elif "\x00" in want[0][:5]:
+            assert "NUL" in record.error  # never scored as text
         else:
             assert record.text == want[0][:5]
             assert record.truncated or len(want[0]) <= 5
