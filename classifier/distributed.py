@@ -58,6 +58,7 @@ from .readers import (
     detect_encoding,
     detect_format,
     expand_inputs,
+    one_pass,
     read_part,
 )
 from .scoring import CHUNK_SIZE, ScoreSummary, _chunks, _frame, _score_batch, output_columns
@@ -92,9 +93,9 @@ def check_request(engine, inputs, output, *, scheduler=None, overwrite=False, ou
     Raises
     ------
     InputError
-        Dask-only options without ``--engine dask``, no ``-o``, standard input, an
-        input inside the output folder, an output folder that exists and is not empty
-        (without ``overwrite``).
+        Dask-only options without ``--engine dask``, no ``-o``, standard input or a
+        pipe or FIFO, an input inside the output folder, an output folder that exists
+        and is not empty (without ``overwrite``).
     ClusterError
         Dask is not installed.
     """
@@ -108,6 +109,11 @@ def check_request(engine, inputs, output, *, scheduler=None, overwrite=False, ou
         raise InputError("--engine dask writes a folder of parts: pass -o OUTDIR")
     if "-" in inputs:
         raise InputError("--engine dask cannot read standard input (the workers read the files); pass paths")
+    for path in expand_inputs(inputs):
+        if one_pass(path):
+            raise InputError(
+                f"{path}: --engine dask cannot read a pipe or FIFO (the workers read files); save it first"
+            )
     _require_dask()
     if (out_format or "parquet") == "parquet":
         try:
