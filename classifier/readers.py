@@ -826,7 +826,11 @@ def _check_text(record: Record, decoded: bool = False) -> Record:
             f"undecodable bytes at column {match.start() + 1} (pass --encoding if the file is not UTF-8)"
         )
         record.text = None
-    elif decoded and ("\0" in text or len(_CONTROL.findall(text)) * 10 >= max(len(text), 2)):
+    elif (
+        decoded
+        and _CONTROL.search(text)
+        and ("\0" in text or len(_CONTROL.findall(text)) * 10 >= max(len(text), 2))
+    ):
         record.error = (
             "text holds NUL bytes or control characters: binary data, or UTF-16/32 without a BOM; "
             "pass --encoding (e.g. utf-16-le) if it is text"
@@ -988,13 +992,8 @@ class _BoundedRecords:
             if self.width and len(kept) >= self._next_check and not self.cut:
                 self._next_check *= 2  # looked at again when twice as long
                 if self._runs_on(kept):
-                    # close the quoted field for the csv reader, and read its lines again
-                    self.swallowed = self.lines
-                    self.lines -= len(kept) - 1
-                    source.unread("".join(kept[1:]))
-                    kept.clear()
-                    self._size = 0
-                    yield '"\n'
+                    self._read_again()
+                    yield '"\n'  # closes the quoted field: the csv reader ends the record
                     continue
             budget = _MAX_RECORD - self._size
             line = source.readline(budget + 1) if source.pending else readline(budget + 1)
@@ -1008,6 +1007,27 @@ class _BoundedRecords:
             else:
                 self.cut = True
                 yield self._rest_of_record(line)
+
+    def _read_again(self) -> None:
+        """Give up on the current record: its lines after the first are read again."""
+        kept = self._kept
+        self.swallowed = self.lines
+        self.lines -= len(kept) - 1
+        self.fh.unread("".join(kept[1:]))
+        kept.clear()
+        self._size = 0
+
+    def failed(self) -> int | None:
+        """After a quoting error in a record of several lines that look like records.
+
+        A stray quote that a later quote closes, with text after it, makes the csv reader
+        fail at the closing line: the lines in between are read again as records, and
+        the last line looked at is returned. None (nothing read again) otherwise.
+        """
+        if not self.width or self.cut or len(self._kept) < 2 or not self._runs_on(self._kept):
+            return None
+        self._read_again()
+        return self.swallowed
 
     def _runs_on(self, kept: list[str]) -> bool:
         """Whether most lines after the record's first would be records of their own.
@@ -1179,9 +1199,15 @@ def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None) ->
         except StopIteration:
             return
         except csv.Error as exc:
+            swallowed = lines.failed()
             lines.record_done()
             n += 1
-            yield Record(n, None, error=f"malformed CSV at line {line} ({exc})")
+            if swallowed is not None:
+                # a new reader over the lines: the old one may have seen their end already
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                yield Record(n, None, error=_run_on_error(line, swallowed))
+            else:
+                yield Record(n, None, error=f"malformed CSV at line {line} ({exc})")
             continue
         cut, swallowed = lines.cut, lines.swallowed
         lines.record_done()
@@ -1190,14 +1216,7 @@ def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None) ->
         if rid is not None and decode is not None:
             rid = decode(rid)
         if swallowed is not None:
-            yield Record(
-                n,
-                None,
-                rid,
-                error=f"malformed CSV at line {line}: the quoted field opened there runs on over lines "
-                f"{line + 1}-{swallowed}, which look like records of their own (a stray quote?); "
-                f"those lines are read as records; fix the quoting",
-            )
+            yield Record(n, None, rid, error=_run_on_error(line, swallowed))
             continue
         if len(row) <= ti:
             yield Record(n, None, rid, error=f"line {line} has {len(row)} fields, no {text_column!r} field")
@@ -1218,6 +1237,14 @@ def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None) ->
         if decode is not None:
             text = decode(text, long)
         yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=long), decoded=True)
+
+
+def _run_on_error(line: int, last: int) -> str:
+    return (
+        f"malformed CSV at line {line}: the quoted field opened there runs on over lines "
+        f"{line + 1}-{last}, which look like records of their own (a stray quote?); "
+        "those lines are read as records; fix the quoting"
+    )
 
 
 def _read_jsonl(

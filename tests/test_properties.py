@@ -140,9 +140,10 @@ def test_csv_records_cut_to_the_cap_match_the_csv_module(monkeypatch, body, deli
     expected = _csv_rows_by_the_csv_module(data, delimiter)
     # tiny limits so that random records cross them, and pieces split everything
     limits = {"MAX_CHARS": 5, "_MAX_RECORD": 12, "_MAX_HANDED_ON": 10**6, "_PIECE": 7}
-    limits["_RUN_ON_LINES"] = 10**6  # stray-quote detection has tests of its own
+    limits["_RUN_ON_LINES"] = 10**6  # stray-quote recovery has tests of its own
     for name, value in limits.items():
         monkeypatch.setattr(readers, name, value)
+    monkeypatch.setattr(readers._BoundedRecords, "failed", lambda self: None)
     got = list(readers._read_delimited(io.StringIO(data, newline=""), "m.csv", delimiter, "text", "id"))
     assert len(got) == len(expected)
     for record, want in zip(got, expected, strict=True):
@@ -188,3 +189,25 @@ def test_parquet_random_cells_one_record_per_row(cells, row_group):
 def test_parquet_arbitrary_bytes_are_refused_cleanly(data):
     records = _records("m.parquet", b"PAR1" + data + b"PAR1")
     assert records is None or all(isinstance(r.row, int) for r in records)
+
+
+@SETTINGS
+@given(
+    st.lists(st.text(st.sampled_from(list("ab іх 1.")), min_size=1, max_size=12), min_size=1, max_size=45),
+    st.data(),
+)
+def test_csv_stray_quote_loses_no_record(texts, data):
+    """An unclosed quote at the start of one record's text: that record is an error, every other is read."""
+    stray = data.draw(st.integers(0, len(texts) - 1))
+    lines = [f"{i},{chr(34) if i == stray else ''}{t}" for i, t in enumerate(texts)]
+    got = list(
+        readers._read_delimited(
+            io.StringIO("id,text\n" + "\n".join(lines) + "\n"), "m.csv", ",", "text", "id"
+        )
+    )
+    assert [r.row for r in got] == list(range(1, len(texts) + 1))
+    for i, (record, text) in enumerate(zip(got, texts, strict=True)):
+        if i == stray:
+            assert record.error.startswith("malformed CSV at line")
+        elif text.strip():
+            assert (record.id, record.text, record.error) == (str(i), text, "")

@@ -637,3 +637,24 @@ def test_by_file_counts_skipped_entries_and_stays_in_the_folder(tmp_path):
         "not a regular file": 1,
         "not .txt": 1,
     }
+
+
+def test_csv_stray_quote_closed_by_a_later_quote_loses_no_record(tmp_path):
+    p = tmp_path / "m.csv"
+    lines = [
+        "id,text,lang",
+        '1,"Мамо, я живий,uk',
+        "2,привіт,uk",
+        "3,як справи,uk",
+        '4,"ще, одне",uk',
+        "5,ok,uk",
+    ]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = _rows(p, id_column="id")
+    assert "line 2" in rows[0][3] and "lines 3-5" in rows[0][3] and "stray quote" in rows[0][3]
+    assert rows[1:] == [
+        (2, "привіт", "2", ""),
+        (3, "як справи", "3", ""),
+        (4, "ще, одне", "4", ""),
+        (5, "ok", "5", ""),
+    ]
