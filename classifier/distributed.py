@@ -58,6 +58,7 @@ from .readers import (
     detect_encoding,
     detect_format,
     expand_inputs,
+    one_pass,
     read_part,
 )
 from .scoring import CHUNK_SIZE, ScoreSummary, _chunks, _frame, _score_batch, check_id_column, output_columns
@@ -95,10 +96,10 @@ def check_request(
     Raises
     ------
     InputError
-        Dask-only options without ``--engine dask``, no ``-o``, standard input, an
-        input inside the output folder, an output that is an input or lies inside an
-        input folder, an output folder that exists and is not empty (without
-        ``overwrite``), an id column named like an output column.
+        Dask-only options without ``--engine dask``, no ``-o``, standard input or a
+        pipe or FIFO, an input inside the output folder, an output that is an input or
+        lies inside an input folder, an output folder that exists and is not empty
+        (without ``overwrite``), an id column named like an output column.
     ClusterError
         Dask is not installed.
     """
@@ -114,6 +115,11 @@ def check_request(
         raise InputError("--engine dask writes a folder of parts: pass -o OUTDIR")
     if "-" in inputs:
         raise InputError("--engine dask cannot read standard input (the workers read the files); pass paths")
+    for path in expand_inputs(inputs):
+        if one_pass(path):
+            raise InputError(
+                f"{path}: --engine dask cannot read a pipe or FIFO (the workers read files); save it first"
+            )
     _require_dask()
     if (out_format or "parquet") == "parquet":
         try:

@@ -263,7 +263,9 @@ def read_label_rows(path: Path, problems: list | None = None) -> list[tuple[int,
                         )
                     )
                 else:
-                    rows.append((line, {unescape_cell(k.strip()): unescape_cell(v or "") for k, v in row.items()}))
+                    rows.append(
+                        (line, {unescape_cell(k.strip()): unescape_cell(v or "") for k, v in row.items()})
+                    )
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc}); check the quoting") from None

@@ -12,24 +12,31 @@ Formats, chosen by extension (after an optional ``.gz``) or by ``fmt``:
 * ``parquet``: a text column (needs ``pyarrow``);
 * a folder with ``by_file=True``: every ``.txt`` file in it is one message.
 
-Gzip-compressed input is recognised by its magic bytes, whatever the name. Text
-encodings: UTF-8 (with or without BOM), UTF-16/32 with BOM, and the legacy Cyrillic
-encodings cp1251 and KOI8-U/KOI8-R are detected from the first 64 KiB (see
-:func:`detect_encoding`), or taken from ``encoding``. Undecodable bytes are kept as
-lone surrogates while reading and turn the row into an error record.
+Gzip-compressed input is recognised by its magic bytes, whatever the name; one that
+expands like a decompression bomb within its first MiB is refused before any row. Text
+encodings: UTF-8 (with or without BOM), UTF-16/32 (with a BOM, or recognised by their
+NUL bytes), and the legacy Cyrillic encodings cp1251 and KOI8-U/KOI8-R are detected
+from the first 64 KiB (see :func:`detect_encoding`), or taken from ``encoding``. In a
+single-byte legacy file every row is decoded on its own, and a row that is UTF-8 is read
+as UTF-8 (see :class:`_RowDecoder`). Undecodable bytes, NUL bytes and text of control
+characters turn the row into an error record.
+
+Pipes, FIFOs and standard input are read once: what :meth:`Input.check` reads of them
+is replayed in front of the rest when the records are read.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import glob
-import gzip
 import io
 import json
 import math
 import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -47,6 +54,7 @@ FORMATS = {
     ".parquet": "parquet",
 }
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Per-message cap: longer messages are scored on their first MAX_CHARS characters and
 # marked truncated, so one huge line (or a decompression bomb) cannot exhaust memory.
 MAX_CHARS = 100_000
@@ -55,12 +63,22 @@ MAX_JSON_LINE = 4 * MAX_CHARS
 _PIECE = 1 << 16
 _SAMPLE = 1 << 16
 _GZIP_MAGIC = b"\x1f\x8b"
-# Decompression-bomb guard: past this many decompressed bytes, gzip input may not have
-# expanded more than MAX_EXPANSION times. Text compresses 3-10 times, very repetitive
-# exports perhaps 100 times; a bomb expands about a thousand times (deflate's limit),
-# and more when nested.
-BOMB_CHECK_AFTER = 256 << 20
+# Decompression-bomb guard: past the first MiB of decompressed data, gzip input may not
+# have expanded more than MAX_EXPANSION times the compressed bytes it used (checked
+# before the first row). Text compresses 3-10 times, very repetitive exports perhaps
+# 100 times; a bomb expands about a thousand times (deflate's limit), more when nested.
+BOMB_CHECK_AFTER = 1 << 20
 MAX_EXPANSION = 200
+# Parquet's dictionary encoding stores a repeated value once, and genuine exports with
+# many duplicate messages reach a few hundred times; the text read (characters, cut to
+# MAX_CHARS a row) may not pass this many times the file's size.
+MAX_PARQUET_EXPANSION = 2000
+# Parquet: a text or id column chunk may not hold more than this uncompressed (by the
+# file's metadata), and rows are read this many at a time.
+MAX_PARQUET_CHUNK = 512 << 20
+_PARQUET_BATCH = 1024
+# What the check of a pipe, FIFO or standard input may read (and keep, to replay).
+_CHECK_LIMIT = 8 << 20
 # Approximate letter frequencies (%) of Russian and Ukrainian text, case-insensitive.
 # Decoding with the wrong legacy encoding permutes the letters (and turns some into
 # symbols), so the right encoding is the one whose decoding looks most like language.
@@ -70,6 +88,10 @@ _LETTER_FREQ = {
     "з": 1.8, "б": 1.6, "ч": 1.4, "й": 1.2, "х": 1.0, "ж": 0.9, "ш": 0.8, "ю": 0.7, "ц": 0.6, "щ": 0.4,
     "э": 0.2, "ф": 0.3, "ъ": 0.05, "ё": 0.05, "ї": 0.6, "є": 0.4, "ґ": 0.02,
 }  # fmt: skip
+# Pipes, FIFOs and standard input that Input.check() read from: the open stream and the
+# bytes the check read, replayed by the next records() of the same input. Keyed by the
+# stream's (st_dev, st_ino), or "-".
+_CHECKED_STREAMS: dict = {}
 _LOG_FREQ = {ch: math.log(f / 100) for ch, f in _LETTER_FREQ.items()}
 _NOT_A_LETTER = math.log(0.0001)
 
@@ -106,7 +128,9 @@ class Record:
 def detect_encoding(sample: bytes) -> str:
     """Guess the text encoding of the first bytes of a file.
 
-    BOMs decide first (UTF-32, UTF-16, UTF-8). Otherwise UTF-8 wins if the sample is
+    BOMs decide first (UTF-32, UTF-16, UTF-8), then the NUL bytes of UTF-16/32 without
+    a BOM (ASCII characters' zero high bytes, all on one side of each code unit, in a
+    sample that decodes to printable text that way). Otherwise UTF-8 wins if the sample is
     valid UTF-8, or nearly so (a few bad bytes among many good multi-byte characters:
     those rows get errors). Otherwise the legacy Cyrillic encoding whose decoding gives
     the most common lower-case Cyrillic letters: cp1251 or KOI8-U (a superset of
@@ -127,6 +151,9 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-16"
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    without_bom = _utf16_or_32_without_bom(sample)
+    if without_bom:
+        return without_bom
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -150,6 +177,87 @@ def _language_likeness(text: str) -> float:
     return score
 
 
+def _utf16_or_32_without_bom(sample: bytes) -> str | None:
+    """UTF-16/32 (LE or BE) recognised by where a sample's NUL bytes fall, or None."""
+    nuls = sample.count(0)
+    if nuls < max(2, len(sample) // 100):
+        return None
+    n4 = len(sample) // 4 * 4
+    candidates = []
+    if n4:  # UTF-32: the two high bytes of every unit are zero for any BMP text
+        if sample[2:n4:4].count(0) + sample[3:n4:4].count(0) >= 0.9 * n4 // 2:
+            candidates.append("utf-32-le")
+        if sample[0:n4:4].count(0) + sample[1:n4:4].count(0) >= 0.9 * n4 // 2:
+            candidates.append("utf-32-be")
+    odd = sample[1::2].count(0)
+    if odd >= 0.9 * nuls:
+        candidates.append("utf-16-le")
+    if nuls - odd >= 0.9 * nuls:
+        candidates.append("utf-16-be")
+    for encoding in candidates:
+        unit = 4 if "32" in encoding else 2
+        text = sample[: len(sample) // unit * unit].decode(encoding, "replace")
+        printable = sum(c.isprintable() or c in "\t\n\r" for c in text)
+        western = sum(c < "\u0530" for c in text)  # Latin, Greek, Cyrillic: not bytes paired at random
+        if printable >= 0.95 * len(text) and western >= 0.5 * len(text):
+            return encoding
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _single_byte(encoding: str) -> bool:
+    """Whether ``encoding`` maps every byte to one character, ASCII to itself (cp1251, KOI8, Latin-1)."""
+    if codecs.lookup(encoding).name.startswith("utf"):
+        return False
+    try:
+        text = bytes(range(256)).decode(encoding, "surrogateescape")
+    except (UnicodeError, LookupError):
+        return False
+    return len(text) == 256 and text[:128] == bytes(range(128)).decode("ascii")
+
+
+class _RowDecoder:
+    """Decodes the rows of a file in a single-byte legacy encoding one by one.
+
+    Such a file is read as Latin-1 (each byte one character, so lines and CSV fields
+    split exactly as in the real encoding) and every row is decoded here. A row whose
+    bytes are valid UTF-8 with multi-byte characters, and which reads more like language
+    as UTF-8 than in the legacy encoding, is decoded as UTF-8 and counted in
+    :attr:`recoded`: the file mixes encodings (a cp1251 export with UTF-8 rows appended,
+    or ``--encoding cp1251`` given for UTF-8). Legacy Cyrillic text is almost never
+    valid UTF-8, and when a short row is (``"Ві"`` is also UTF-8 for ``"³"``), the
+    legacy reading looks more like language and is kept.
+    """
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self.recoded = 0
+
+    def __call__(self, text: str, cut: bool = False) -> str:
+        if text.isascii():
+            return text
+        data = text.encode("latin-1")
+        legacy = data.decode(self.encoding, "surrogateescape")
+        try:
+            utf8 = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # a row cut at the length limit may end inside a character
+            if not (cut and exc.start >= len(data) - 3 and exc.reason == "unexpected end of data"):
+                return legacy
+            utf8 = data[: exc.start].decode("utf-8")
+        if _language_likeness(utf8) > _language_likeness(legacy):
+            self.recoded += 1
+            return utf8
+        return legacy
+
+
+def _text_stream(stream, encoding: str):
+    """A text stream over binary ``stream``, and the row decoder to apply (or None)."""
+    if _single_byte(encoding):
+        return io.TextIOWrapper(stream, encoding="latin-1", newline=""), _RowDecoder(encoding)
+    return io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline=""), None
+
+
 class _Prefixed(io.RawIOBase):
     """A raw stream that replays ``prefix`` before reading on from ``rest``."""
 
@@ -171,50 +279,111 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-class _Counted(io.RawIOBase):
-    """A raw stream that counts the bytes read through it."""
+class _CheckLimit(Exception):
+    """The check of a pipe read as much as it may keep."""
 
-    def __init__(self, raw):
+
+class _Recorder(io.RawIOBase):
+    """A raw stream that keeps a copy of the first ``limit`` bytes read through it."""
+
+    def __init__(self, raw, limit: int):
         self._raw = raw
-        self.count = 0
+        self._limit = limit
+        self.kept = bytearray()
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        data = self._raw.read(len(buffer))
+        room = self._limit - len(self.kept)
+        if room <= 0:
+            raise _CheckLimit
+        data = self._raw.read(min(len(buffer), room))
         buffer[: len(data)] = data
-        self.count += len(data)
+        self.kept += data
         return len(data)
 
 
-class _BombGuard(io.RawIOBase):
-    """Decompressed gzip data that stops, with a clear error, if it expands like a bomb."""
+class _Gunzip(io.RawIOBase):
+    """The decompressed data of every gzip member of ``fh``, stopping like a bomb guard.
 
-    def __init__(self, gz, compressed: _Counted, path: str):
-        self._gz = gz
-        self._compressed = compressed
+    zlib is driven directly, so the compressed bytes actually used are known exactly: a
+    read-ahead would make a bomb's ratio look like text's. Past :data:`BOMB_CHECK_AFTER`
+    decompressed bytes, the data may not have expanded more than :data:`MAX_EXPANSION`
+    times. Zero padding after a member is skipped, as gzip does.
+    """
+
+    def __init__(self, fh, path: str):
+        self._fh = fh
         self._path = path
-        self._count = 0
+        self._d = zlib.decompressobj(wbits=31)
+        self._data = b""  # compressed bytes read but not yet used
+        self._in_member = True
+        self.consumed = 0
+        self.produced = 0
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        n = self._gz.readinto(buffer)
-        self._count += n
-        if self._count > BOMB_CHECK_AFTER and self._count > MAX_EXPANSION * max(self._compressed.count, 1):
-            raise InputError(
-                f"{self._path}: gzip data expands more than {MAX_EXPANSION:,} times "
-                f"({self._count:,} bytes from {self._compressed.count:,}), like a decompression bomb; "
-                "nothing was written. If the file is genuine, decompress it first and pass the result"
+        while True:
+            if not self._data:
+                self._data = self._fh.read(_PIECE)
+                if not self._data:
+                    if self._in_member:
+                        raise EOFError("the gzip data ends early")
+                    return 0
+            if not self._in_member:
+                self._data = self._data.lstrip(b"\0")
+                if not self._data:
+                    continue
+                self._d, self._in_member = zlib.decompressobj(wbits=31), True
+            before = len(self._data)
+            out = self._d.decompress(self._data, len(buffer))
+            if self._d.eof:
+                self._data, self._in_member = self._d.unused_data, False
+            else:
+                self._data = self._d.unconsumed_tail
+            self.consumed += before - len(self._data)
+            if out:
+                self.produced += len(out)
+                _check_expansion(self.produced, self.consumed, self._path)
+                buffer[: len(out)] = out
+                return len(out)
+
+
+def _check_expansion(produced: int, source: int, path: str, what: str = "gzip") -> None:
+    """Refuse data that has grown like a decompression bomb (see :data:`MAX_EXPANSION`).
+
+    ``what`` is "gzip" (``produced`` decompressed bytes from ``source`` compressed
+    bytes) or "parquet" (characters of text from a file of ``source`` bytes).
+    """
+    limit = MAX_EXPANSION if what == "gzip" else MAX_PARQUET_EXPANSION
+    if produced > BOMB_CHECK_AFTER and produced > limit * max(source, 1):
+        amount, advice = (
+            (f"{produced:,} bytes from {source:,}", "decompress it first and pass the result")
+            if what == "gzip"
+            else (
+                f"{produced:,} characters of text from {source:,} bytes",
+                "convert it to CSV or JSONL first",
             )
-        return n
+        )
+        raise InputError(
+            f"{path}: {what} data expands more than {limit:,} times ({amount}), like a decompression bomb; "
+            f"nothing was written. If the file is genuine, {advice}"
+        )
 
 
-def _peeked(raw) -> tuple[bytes, io.BufferedReader]:
-    """First bytes of a binary stream, and a stream that still starts at the beginning."""
-    sample = raw.read(_SAMPLE)
+def _peeked(raw, size: int = _SAMPLE) -> tuple[bytes, io.BufferedReader]:
+    """The first ``size`` bytes of a binary stream, and a stream that still starts at the beginning."""
+    pieces, got = [], 0
+    while got < size:  # a raw stream may return less than asked before its end
+        piece = raw.read(size - got)
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    sample = b"".join(pieces)
     return sample, io.BufferedReader(_Prefixed(sample, raw), buffer_size=1 << 16)
 
 
@@ -277,6 +446,16 @@ def expand_inputs(patterns) -> list[str]:
     return paths
 
 
+def one_pass(path: str) -> bool:
+    """Whether ``path`` is standard input, a pipe, a FIFO or a device: readable only once."""
+    if path == "-":
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path)
+    except OSError:
+        return False
+
+
 def _check_encoding(encoding: str | None) -> None:
     if encoding is None:
         return
@@ -309,6 +488,12 @@ class Input:
     encoding : str or None
         The encoding used (detected or given), once reading has started; for by-file
         folders, None (each file is detected on its own).
+    recoded_rows : int
+        Rows of a file read in a single-byte legacy encoding (cp1251, KOI8, ...) whose
+        bytes were UTF-8, and were decoded as UTF-8: the file mixes encodings.
+    skipped : dict of str to int
+        By-file mode, once read: entries of the folder not read, by reason ("not .txt",
+        "folder", "not a regular file", "broken link", "link out of the folder").
 
     Raises
     ------
@@ -323,13 +508,19 @@ class Input:
         self.by_file = by_file
         self.given_encoding = encoding
         self.encoding = encoding
+        self.skipped: dict[str, int] = {}
+        self._decoder = None
+        self._recoded_files = 0  # by-file: files that were UTF-8 in a legacy encoding
+        self._stream_key = None
         _check_encoding(encoding)
         if by_file:
             if not Path(self.path).is_dir():
                 raise InputError(f"{self.path}: --by-file needs a folder of .txt files")
             self.format = "txt-files"
             return
-        if self.path != "-":
+        if self.path == "-":
+            self._stream_key = "-"
+        else:
             p = Path(self.path)
             if not p.exists():
                 raise InputError(f"{self.path}: no such file")
@@ -337,19 +528,49 @@ class Input:
                 raise InputError(
                     f"{self.path}: is a folder; pass the files in it, or --by-file for one message per file"
                 )
+            st = p.stat()
+            if not stat.S_ISREG(st.st_mode):  # a pipe (<(...), /dev/fd/N), FIFO or device: one pass
+                self._stream_key = (st.st_dev, st.st_ino)
         self.format = detect_format(self.path, fmt)
         if self.path == "-" and self.format == "parquet":
             raise InputError("parquet cannot be read from standard input; pass the file's path")
 
+    @property
+    def recoded_rows(self) -> int:
+        """Rows (files, by-file) of a single-byte legacy file that were UTF-8, read as UTF-8."""
+        return self._recoded_files + (self._decoder.recoded if self._decoder is not None else 0)
+
     def check(self) -> None:
-        """Read the first record, so that a missing text column is refused before any work."""
-        if self.path == "-" or self.by_file:
+        """Read the first record, so that a missing text column is refused before any work.
+
+        A pipe, FIFO or standard input can be read only once: what the check reads is
+        kept (up to :data:`_CHECK_LIMIT` bytes) with the open stream, and the next
+        :meth:`records` of the same input, by this or another :class:`Input`, replays it
+        before reading on.
+        """
+        if self.by_file:
             return
-        records = self.records()
+        if self._stream_key is None or self.format == "parquet":
+            records = self.records()
+            try:
+                next(records, None)
+            finally:
+                records.close()
+            return
+        raw = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")
+        recorder = _Recorder(raw, _CHECK_LIMIT)
+        records = self._read_stream(recorder)
         try:
             next(records, None)
+        except _CheckLimit:
+            pass  # a first record this long is checked while scoring
+        except BaseException:
+            if self.path != "-":
+                raw.close()
+            raise
         finally:
             records.close()
+        _CHECKED_STREAMS[self._stream_key] = (raw, bytes(recorder.kept))
 
     def records(self) -> Iterator[Record]:
         """Stream the records."""
@@ -359,42 +580,82 @@ class Input:
         if self.format == "parquet":
             yield from self._read_parquet()
             return
-        raw = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")
+        held = _CHECKED_STREAMS.pop(self._stream_key, None) if self._stream_key is not None else None
+        if held is not None and (self.path != "-" or held[0] is sys.stdin.buffer):
+            raw, kept = held
+            stream = io.BufferedReader(_Prefixed(kept, raw), buffer_size=1 << 16)
+        else:
+            raw = stream = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")
+        try:
+            yield from self._read_stream(stream)
+        finally:
+            if self.path != "-":
+                raw.close()
+
+    def _read_stream(self, raw) -> Iterator[Record]:
         try:
             sample, stream = _peeked(raw)
             if sample.startswith(_GZIP_MAGIC):
-                compressed = _Counted(stream)
-                gz = gzip.GzipFile(fileobj=io.BufferedReader(compressed), mode="rb")
-                sample, stream = _peeked(_BombGuard(gz, compressed, self.path))
-            self.encoding = self.given_encoding or detect_encoding(sample)
-            fh = io.TextIOWrapper(stream, encoding=self.encoding, errors="surrogateescape", newline="")
+                # the first MiB is decompressed before any row, so a bomb yields none
+                sample, stream = _peeked(_Gunzip(stream, self.path), BOMB_CHECK_AFTER + 1)
+            self.encoding = self.given_encoding or detect_encoding(sample[:_SAMPLE])
+            fh, self._decoder = _text_stream(stream, self.encoding)
+            decode = self._decoder
             if self.format == "txt":
-                yield from _read_txt(fh)
+                yield from _read_txt(fh, decode=decode)
             elif self.format in ("csv", "tsv"):
                 delimiter = "," if self.format == "csv" else "\t"
-                yield from _read_delimited(fh, self.path, delimiter, self.text_column, self.id_column)
+                yield from _read_delimited(
+                    fh, self.path, delimiter, self.text_column, self.id_column, decode=decode
+                )
             else:
-                yield from _read_jsonl(fh, self.path, self.text_column, self.id_column)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                yield from _read_jsonl(fh, self.path, self.text_column, self.id_column, decode=decode)
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{self.path}: cannot read ({exc}); is the file complete?") from None
         except UnicodeError as exc:  # e.g. UTF-16 with an odd number of bytes or no BOM
             reason = getattr(exc, "reason", None) or str(exc)
             raise InputError(
                 f"{self.path}: cannot decode as {self.encoding} ({reason}); pass the right --encoding"
             ) from None
-        finally:
-            if self.path != "-":
-                raw.close()
 
     def _read_folder(self) -> Iterator[Record]:
-        files = sorted(
-            p
-            for p in Path(self.path).iterdir()
-            if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz"))
-        )
+        """The folder's ``.txt`` (and ``.txt.gz``) files, one record each, in name order.
+
+        Links are followed only to files inside the folder; every entry not read is
+        counted in :attr:`skipped`, by reason.
+        """
+        self.skipped = {}
+        self._recoded_files = 0
+        folder = os.path.realpath(self.path)
+        files = []
+        for p in sorted(Path(self.path).iterdir()):
+            reason = None
+            target = os.path.realpath(p)
+            if p.is_symlink() and not os.path.exists(target):
+                reason = "broken link"
+            elif os.path.commonpath([folder, target]) != folder:
+                reason = "link out of the folder"
+            elif os.path.isdir(target):
+                reason = "folder"
+            elif not os.path.isfile(target):
+                reason = "not a regular file"
+            elif not p.name.lower().endswith((".txt", ".txt.gz")):
+                reason = "not .txt"
+            if reason:
+                self.skipped[reason] = self.skipped.get(reason, 0) + 1
+            else:
+                files.append((p, target))
         limit = 4 * MAX_CHARS + 4  # bounded: at most 4 bytes a character
-        for n, p in enumerate(files, start=1):
-            with open(p, "rb") as fh:
+        for n, (p, target) in enumerate(files, start=1):
+            try:  # no link followed and no FIFO waited on, should the entry change meanwhile
+                fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError as exc:
+                yield Record(n, None, error=f"cannot read ({exc.strerror})", source=str(p))
+                continue
+            with open(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    yield Record(n, None, error="not a regular file", source=str(p))
+                    continue
                 data = fh.read(limit)
                 if data.startswith(_GZIP_MAGIC):
                     try:
@@ -405,14 +666,29 @@ class Input:
                 else:
                     more = bool(fh.read(1))
             encoding = self.given_encoding or detect_encoding(data[:_SAMPLE])
-            text = data.decode(encoding, "surrogateescape")
+            if _single_byte(encoding):
+                decoder = _RowDecoder(encoding)
+                text = decoder(data.decode("latin-1"), cut=more)
+                self._recoded_files += decoder.recoded
+            else:
+                text = data.decode(encoding, "surrogateescape")
             if text.startswith("\ufeff"):
                 text = text[1:]
             cut = len(text) > MAX_CHARS or more
-            yield _check_text(Record(n, text[:MAX_CHARS].strip("\r\n"), source=str(p), truncated=cut))
+            record = Record(n, text[:MAX_CHARS].strip("\r\n"), source=str(p), truncated=cut)
+            yield _check_text(record, decoded=True)
 
     def _read_parquet(self, row_groups=None, first: int = 1) -> Iterator[Record]:
+        """Rows of a parquet file (or of some row groups), read in bounded batches.
+
+        Column chunks larger than :data:`MAX_PARQUET_CHUNK` uncompressed (by the file's
+        metadata) are refused before reading. Text columns are read as dictionaries, so
+        a value repeated in many rows is one string, however many rows repeat it; and
+        the text read may not expand past :data:`MAX_PARQUET_EXPANSION` times the file's
+        size (a dictionary-encoded bomb). Corrupted data is a one-line error.
+        """
         try:
+            import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
             raise InputError(
@@ -420,19 +696,42 @@ class Input:
             ) from None
         try:
             pf = pq.ParquetFile(self.path)
+            schema = pf.schema_arrow
         except Exception as exc:
-            raise InputError(f"{self.path}: not a readable parquet file ({exc})") from None
-        names = pf.schema_arrow.names
+            raise InputError(f"{self.path}: not a readable parquet file ({_one_line(exc)})") from None
+        names = schema.names
         for name, what in ((self.text_column, "--text-column"), (self.id_column, "--id-column")):
             if name is not None and name not in names:
                 raise InputError(
                     f"{self.path}: no column {name!r}; the columns are: {', '.join(names)}; pass {what} NAME"
                 )
         columns = [self.text_column] + ([self.id_column] if self.id_column else [])
-        n = first - 1
-        for batch in pf.iter_batches(batch_size=8192, columns=columns, row_groups=row_groups):
-            texts = batch.column(0).to_pylist()
-            ids = batch.column(1).to_pylist() if self.id_column else [None] * len(texts)
+        strings = [c for c in columns if _is_string_type(pa, schema.field(c).type)]
+        try:
+            _check_parquet_sizes(pf.metadata, columns, row_groups, self.path)
+            pf = pq.ParquetFile(self.path, read_dictionary=strings)
+            batches = pf.iter_batches(batch_size=_PARQUET_BATCH, columns=columns, row_groups=row_groups)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{self.path}: not a readable parquet file ({_one_line(exc)})") from None
+        size = os.path.getsize(self.path)
+        texts_cache, ids_cache = _DictionaryCache(pa, MAX_CHARS + 1), _DictionaryCache(pa, None)
+        n, produced = first - 1, 0
+        while True:
+            try:
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                texts, chars = texts_cache.cells(batch.column(0))
+                ids = ids_cache.cells(batch.column(1))[0] if self.id_column else [None] * len(texts)
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise InputError(
+                    f"{self.path}: corrupted parquet data after row {n:,} ({_one_line(exc)}); "
+                    "nothing was written. Rewrite or re-export the file"
+                ) from None
+            produced += chars
+            _check_expansion(produced, size, self.path, "parquet")
             for text, rid in zip(texts, ids, strict=True):
                 n += 1
                 rid = None if rid is None else str(rid)
@@ -449,16 +748,95 @@ class Input:
                     yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
 
 
-def _check_text(record: Record) -> Record:
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_string_type(pa, kind) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _check_parquet_sizes(meta, columns, row_groups, path) -> None:
+    """Refuse a column chunk that would take more than :data:`MAX_PARQUET_CHUNK` bytes to decode."""
+    wanted = set(columns)
+    for i in range(meta.num_row_groups) if row_groups is None else row_groups:
+        group = meta.row_group(i)
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            if chunk.path_in_schema in wanted and chunk.total_uncompressed_size > MAX_PARQUET_CHUNK:
+                raise InputError(
+                    f"{path}: column {chunk.path_in_schema!r} of row group {i} holds "
+                    f"{chunk.total_uncompressed_size:,} bytes uncompressed, more than {MAX_PARQUET_CHUNK:,}; "
+                    "rewrite the file with smaller row groups (e.g. pyarrow's row_group_size=100_000)"
+                )
+
+
+class _DictionaryCache:
+    """Python values of a parquet column's batches, with strings cut to ``cut`` characters.
+
+    A dictionary-encoded batch is converted value by value from its dictionary (once for
+    consecutive batches sharing it) and its rows share those strings, so memory follows
+    the dictionary's size, not the rows'.
+    """
+
+    def __init__(self, pa, cut: int | None):
+        self._pa = pa
+        self._cut = cut
+        self._dictionary = None
+        self._values: list = []
+        self._lengths: list[int] = []
+
+    def _convert(self, values: list) -> list:
+        if self._cut is None:
+            return values
+        return [v[: self._cut] if isinstance(v, str) else v for v in values]
+
+    def cells(self, array) -> tuple[list, int]:
+        """The batch's values, and how many characters of text they hold."""
+        if not self._pa.types.is_dictionary(array.type):
+            values = self._convert(array.to_pylist())
+            return values, sum(len(v) for v in values if isinstance(v, str))
+        dictionary = array.dictionary
+        if self._dictionary is None or not dictionary.equals(self._dictionary):
+            self._dictionary = dictionary
+            self._values = self._convert(dictionary.to_pylist())
+            self._lengths = [len(v) if isinstance(v, str) else 0 for v in self._values]
+        values, lengths = self._values, self._lengths
+        indices = array.indices.to_pylist()
+        cells = [None if i is None else values[i] for i in indices]
+        return cells, sum(lengths[i] for i in indices if i is not None)
+
+
+def _check_text(record: Record, decoded: bool = False) -> Record:
+    """Set the record's error if its text is undecodable or empty.
+
+    With ``decoded`` (the text was decoded from the file's bytes: txt, csv, tsv,
+    by-file), text with a NUL, or with control characters making up a tenth of it, is
+    an error too: binary data, or UTF-16/32 read as another encoding, never a message.
+    """
     if record.error or record.text is None:
         return record
-    match = _UNDECODABLE.search(record.text)
+    text = record.text
+    match = _UNDECODABLE.search(text)
     if match:
         record.error = (
             f"undecodable bytes at column {match.start() + 1} (pass --encoding if the file is not UTF-8)"
         )
         record.text = None
-    elif not record.text.strip():
+    elif (
+        decoded
+        and _CONTROL.search(text)
+        and ("\0" in text or len(_CONTROL.findall(text)) * 10 >= max(len(text), 2))
+    ):
+        record.error = (
+            "text holds NUL bytes or control characters: binary data, or UTF-16/32 without a BOM; "
+            "pass --encoding (e.g. utf-16-le) if it is text"
+        )
+        record.text = None
+    elif not text.strip():
         record.error = "empty text"
     return record
 
@@ -536,9 +914,12 @@ def _lines(fh, limit: int) -> Iterator[tuple[str, bool]]:
             yield line, False
 
 
-def _read_txt(fh, first: int = 1) -> Iterator[Record]:
+def _read_txt(fh, first: int = 1, decode=None) -> Iterator[Record]:
     for n, (line, cut) in enumerate(_lines(fh, MAX_CHARS), start=first):
-        yield _check_text(Record(n, line.rstrip("\r\n"), truncated=cut))
+        line = line.rstrip("\r\n")
+        if decode is not None:
+            line = decode(line, cut)
+        yield _check_text(Record(n, line, truncated=cut), decoded=True)
 
 
 # A CSV record longer than this many characters is re-read field by field, keeping the
@@ -547,6 +928,9 @@ def _read_txt(fh, first: int = 1) -> Iterator[Record]:
 _MAX_RECORD = 4 * MAX_CHARS
 # What is handed on of one cut record: a record of countless small fields loses the rest.
 _MAX_HANDED_ON = 2 * _MAX_RECORD
+# A quoted field that runs on over this many lines (five times as many in a one-column
+# file) is looked at: if most of its lines look like records, its quote is stray.
+_RUN_ON_LINES = 20
 _QUOTED_RUN = re.compile('[^"]*(?:""[^"]*)*')
 _LINE_END = re.compile("\r\n|\r|\n")
 _FIELD_END = {",": re.compile("[,\r\n]"), "\t": re.compile("[\t\r\n]")}
@@ -575,19 +959,42 @@ class _BoundedRecords:
         self.skim = re.compile("[\r\n]|(?<=" + re.escape(delimiter) + ')"')
         self.lines = 0
         self.cut = False
+        self.width = 0  # the header's number of fields, once known: run-on fields are looked for
+        self.swallowed: int | None = None  # last line of a run-on quoted field given up on
+        self._numeric_ids: bool | None = None  # every record so far starts with a number
         self._kept: list[str] = []  # the record so far (at most _MAX_RECORD characters)
         self._size = 0
+        self._next_check = 0
+
+    def expect(self, width: int) -> None:
+        """The header has ``width`` fields: from now on, give up on run-on quoted fields."""
+        self.width = width
+        self._next_check = _RUN_ON_LINES if width > 1 else 5 * _RUN_ON_LINES
+
+    def saw(self, row: list[str]) -> None:
+        """A good record: learn whether records start with a number (an id)."""
+        if row and self._numeric_ids is not False:
+            self._numeric_ids = row[0].strip().isdigit()
 
     def record_done(self) -> None:
         self._kept.clear()
         self._size = 0
         self.cut = False
+        self.swallowed = None
+        if self.width:
+            self._next_check = _RUN_ON_LINES if self.width > 1 else 5 * _RUN_ON_LINES
 
     def __iter__(self):
         source = self.fh
         readline = source.fh.readline  # the hot path; the text stream keeps \r\n together
         kept = self._kept
         while True:
+            if self.width and len(kept) >= self._next_check and not self.cut:
+                self._next_check *= 2  # looked at again when twice as long
+                if self._runs_on(kept):
+                    self._read_again()
+                    yield '"\n'  # closes the quoted field: the csv reader ends the record
+                    continue
             budget = _MAX_RECORD - self._size
             line = source.readline(budget + 1) if source.pending else readline(budget + 1)
             if not line:
@@ -600,6 +1007,50 @@ class _BoundedRecords:
             else:
                 self.cut = True
                 yield self._rest_of_record(line)
+
+    def _read_again(self) -> None:
+        """Give up on the current record: its lines after the first are read again."""
+        kept = self._kept
+        self.swallowed = self.lines
+        self.lines -= len(kept) - 1
+        self.fh.unread("".join(kept[1:]))
+        kept.clear()
+        self._size = 0
+
+    def failed(self) -> int | None:
+        """After a quoting error in a record of several lines that look like records.
+
+        A stray quote that a later quote closes, with text after it, makes the csv reader
+        fail at the closing line: the lines in between are read again as records, and
+        the last line looked at is returned. None (nothing read again) otherwise.
+        """
+        if not self.width or self.cut or len(self._kept) < 2 or not self._runs_on(self._kept):
+            return None
+        self._read_again()
+        return self.swallowed
+
+    def _runs_on(self, kept: list[str]) -> bool:
+        """Whether most lines after the record's first would be records of their own.
+
+        A record only continues past a line end inside a quoted field; when that field's
+        lines look like the file's records (the header's number of fields, and a number
+        first if every record so far started with one; for a one-column file, any
+        non-empty line without quotes), its opening quote is most likely stray.
+        """
+        inner = kept[1:]
+        return sum(map(self._record_like, inner)) * 2 >= len(inner)
+
+    def _record_like(self, line: str) -> bool:
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return False
+        if self.width == 1:
+            return '"' not in line
+        try:
+            fields = next(csv.reader([line], delimiter=self.delimiter, strict=True))
+        except csv.Error:
+            return False
+        return len(fields) == self.width and (not self._numeric_ids or fields[0].strip().isdigit())
 
     def _state(self) -> tuple[int, int]:
         """Parser state and current field length at the end of the kept lines."""
@@ -719,7 +1170,7 @@ class _BoundedRecords:
         return state, length, -1
 
 
-def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Record]:
+def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None) -> Iterator[Record]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     lines = _BoundedRecords(fh, delimiter)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
@@ -730,7 +1181,7 @@ def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Rec
     except csv.Error as exc:
         raise InputError(f"{path}:1: unreadable header ({exc})") from None
     lines.record_done()
-    header = [h.strip() for h in header]
+    header = [(decode(h) if decode else h).strip() for h in header]
     for name, what in ((text_column, "--text-column"), (id_column, "--id-column")):
         if name is not None and name not in header:
             raise InputError(
@@ -738,6 +1189,8 @@ def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Rec
             )
     ti = header.index(text_column)
     ii = header.index(id_column) if id_column else None
+    lines.expect(len(header))
+    sep = "comma" if delimiter == "," else "tab"
     n = 0
     while True:
         line = lines.lines + 1
@@ -746,19 +1199,44 @@ def _read_delimited(fh, path, delimiter, text_column, id_column) -> Iterator[Rec
         except StopIteration:
             return
         except csv.Error as exc:
+            swallowed = lines.failed()
             lines.record_done()
             n += 1
-            yield Record(n, None, error=f"malformed CSV at line {line} ({exc})")
+            if swallowed is not None:
+                # a new reader over the lines: the old one may have seen their end already
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                yield Record(n, None, error=_run_on_error(line, swallowed))
+            else:
+                yield Record(n, None, error=f"malformed CSV at line {line} ({exc})")
             continue
-        cut = lines.cut
+        cut, swallowed = lines.cut, lines.swallowed
         lines.record_done()
         n += 1
-        if len(row) <= ti:
-            yield Record(n, None, error=f"line {line} has {len(row)} fields, no {text_column!r} field")
-            continue
         rid = row[ii] if ii is not None and ii < len(row) else None
+        if rid is not None and decode is not None:
+            rid = decode(rid)
+        if swallowed is not None:
+            yield Record(n, None, rid, error=_run_on_error(line, swallowed))
+            continue
+        if len(row) <= ti:
+            yield Record(n, None, rid, error=f"line {line} has {len(row)} fields, no {text_column!r} field")
+            continue
+        if len(row) > len(header):
+            count = f"at least {len(row):,}" if cut else f"{len(row):,}"  # a cut record lost some
+            yield Record(
+                n,
+                None,
+                rid,
+                error=f"line {line} has {count} fields, the header has {len(header)} "
+                f"(an unquoted {sep} in the text? quote the field)",
+            )
+            continue
+        lines.saw(row)
         text = row[ti]
-        yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=cut or len(text) > MAX_CHARS))
+        long = cut or len(text) > MAX_CHARS
+        if decode is not None:
+            text = decode(text, long)
+        yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=long), decoded=True)
 
 
 def json_kind(value) -> str:
@@ -767,7 +1245,17 @@ def json_kind(value) -> str:
     return "null" if value is None else f"a JSON {kinds.get(type(value), type(value).__name__)}"
 
 
-def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool = False) -> Iterator[Record]:
+def _run_on_error(line: int, last: int) -> str:
+    return (
+        f"malformed CSV at line {line}: the quoted field opened there runs on over lines "
+        f"{line + 1}-{last}, which look like records of their own (a stray quote?); "
+        "those lines are read as records; fix the quoting"
+    )
+
+
+def _read_jsonl(
+    fh, path, text_column, id_column, first: int = 1, checked: bool = False, decode=None
+) -> Iterator[Record]:
     for n, (line, cut) in enumerate(_lines(fh, MAX_JSON_LINE), start=first):
         if cut:
             yield Record(n, None, error=f"JSON line longer than {MAX_JSON_LINE:,} characters; not parsed")
@@ -775,10 +1263,18 @@ def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool 
         if not line.strip():
             yield Record(n, None, error="empty line")
             continue
+        if decode is not None:
+            line = decode(line)
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             yield Record(n, None, error=f"malformed JSON at column {exc.colno} ({exc.msg})")
+            continue
+        except ValueError as exc:  # an integer of more digits than Python converts
+            yield Record(n, None, error=f"malformed JSON ({str(exc).split(';')[0]})")
+            continue
+        except RecursionError:
+            yield Record(n, None, error="malformed JSON (arrays or objects nested too deeply)")
             continue
         if not isinstance(obj, dict):
             yield Record(n, None, error=f"JSON line is {json_kind(obj)}, not an object")
@@ -793,13 +1289,8 @@ def _read_jsonl(fh, path, text_column, id_column, first: int = 1, checked: bool 
         rid = None if rid is None else str(rid)
         text = obj.get(text_column)
         if text is None:
-            missing = text_column not in obj
-            yield Record(
-                n,
-                None,
-                rid,
-                error=f"no field {text_column!r}" if missing else f"field {text_column!r} is null",
-            )
+            error = f"field {text_column!r} is null" if text_column in obj else f"no field {text_column!r}"
+            yield Record(n, None, rid, error=error)
         elif not isinstance(text, str):
             yield Record(n, None, rid, error=f"field {text_column!r} is {json_kind(text)}, not a string")
         else:
@@ -881,12 +1372,19 @@ def read_part(
     try:
         with open(source.path, "rb") as raw:
             stream = io.BufferedReader(_Window(raw, begin, end), buffer_size=1 << 16)
-            fh = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+            fh, source._decoder = _text_stream(stream, encoding)
+            decode = source._decoder
             if source.format == "txt":
-                yield from _read_txt(fh, first_row)
+                yield from _read_txt(fh, first_row, decode=decode)
             else:  # a later part: the text field was checked on the file's first object
                 yield from _read_jsonl(
-                    fh, source.path, source.text_column, source.id_column, first_row, checked=begin > 0
+                    fh,
+                    source.path,
+                    source.text_column,
+                    source.id_column,
+                    first_row,
+                    checked=begin > 0,
+                    decode=decode,
                 )
     except OSError as exc:
         raise InputError(f"{source.path}: cannot read ({exc}); is the file complete?") from None

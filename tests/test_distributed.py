@@ -282,6 +282,13 @@ def test_cli_refuses_before_any_work(tmp_path, args, message):
     assert not (tmp_path / "no-models").exists()  # refused before the model was trained
 
 
+def test_dask_refuses_a_fifo_before_reading_it(tmp_path):
+    fifo = tmp_path / "feed.txt"
+    os.mkfifo(fifo)  # a worker would wait on it forever: nothing writes to it there
+    with pytest.raises(InputError, match=r"feed\.txt: --engine dask cannot read a pipe or FIFO"):
+        dist.check_request("dask", [str(fifo)], str(tmp_path / "out"))
+
+
 def test_cli_without_dask_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     (tmp_path / "m.txt").write_text("мамо\n", encoding="utf-8")

@@ -32,8 +32,6 @@ def test_default_model_on_real_store(store_model):
     assert not {4, 7, 14} & flagged
 
 
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("text", EVERYDAY_PROBES)
 def test_one_word_and_everyday_messages_are_not_flagged(store_model, text):

@@ -99,7 +99,10 @@ def test_jsonl_random_lines_one_record_each(items):
 
 
 def _csv_rows_by_the_csv_module(data: str, delimiter: str):
-    """What the plain csv module makes of ``data``: per record (text, id), 'error' or 'short'."""
+    """What the plain csv module makes of ``data``: per record (text, id), 'error' or 'fields'.
+
+    'fields': no text field, or more fields than the header's two (an error row).
+    """
     reader = csv.reader(io.StringIO(data, newline=""), delimiter=delimiter, strict=True)
     next(reader)  # the header
     rows = []
@@ -111,7 +114,7 @@ def _csv_rows_by_the_csv_module(data: str, delimiter: str):
         except csv.Error:
             rows.append("error")
             continue
-        rows.append((row[0], row[1] if len(row) > 1 else None) if row else "short")
+        rows.append((row[0], row[1] if len(row) > 1 else None) if 0 < len(row) <= 2 else "fields")
 
 
 CSV_CHARS = st.sampled_from(list('ab",\t\r\n \x00'))
@@ -136,15 +139,20 @@ def test_csv_records_cut_to_the_cap_match_the_csv_module(monkeypatch, body, deli
     data = f"text{delimiter}id\n" + body
     expected = _csv_rows_by_the_csv_module(data, delimiter)
     # tiny limits so that random records cross them, and pieces split everything
-    for name, value in {"MAX_CHARS": 5, "_MAX_RECORD": 12, "_MAX_HANDED_ON": 10**6, "_PIECE": 7}.items():
+    limits = {"MAX_CHARS": 5, "_MAX_RECORD": 12, "_MAX_HANDED_ON": 10**6, "_PIECE": 7}
+    limits["_RUN_ON_LINES"] = 10**6  # stray-quote recovery has tests of its own
+    for name, value in limits.items():
         monkeypatch.setattr(readers, name, value)
+    monkeypatch.setattr(readers._BoundedRecords, "failed", lambda self: None)
     got = list(readers._read_delimited(io.StringIO(data, newline=""), "m.csv", delimiter, "text", "id"))
     assert len(got) == len(expected)
     for record, want in zip(got, expected, strict=True):
         if want == "error":
             assert record.error.startswith("malformed CSV")
-        elif want == "short":
+        elif want == "fields":
             assert "fields" in record.error
+        elif "\x00" in want[0][:5]:
+            assert "NUL" in record.error  # never scored as text
         else:
             assert record.text == want[0][:5]
             assert record.truncated or len(want[0]) <= 5
@@ -181,3 +189,25 @@ def test_parquet_random_cells_one_record_per_row(cells, row_group):
 def test_parquet_arbitrary_bytes_are_refused_cleanly(data):
     records = _records("m.parquet", b"PAR1" + data + b"PAR1")
     assert records is None or all(isinstance(r.row, int) for r in records)
+
+
+@SETTINGS
+@given(
+    st.lists(st.text(st.sampled_from(list("ab іх 1.")), min_size=1, max_size=12), min_size=1, max_size=45),
+    st.data(),
+)
+def test_csv_stray_quote_loses_no_record(texts, data):
+    """An unclosed quote at the start of one record's text: that record is an error, every other is read."""
+    stray = data.draw(st.integers(0, len(texts) - 1))
+    lines = [f"{i},{chr(34) if i == stray else ''}{t}" for i, t in enumerate(texts)]
+    got = list(
+        readers._read_delimited(
+            io.StringIO("id,text\n" + "\n".join(lines) + "\n"), "m.csv", ",", "text", "id"
+        )
+    )
+    assert [r.row for r in got] == list(range(1, len(texts) + 1))
+    for i, (record, text) in enumerate(zip(got, texts, strict=True)):
+        if i == stray:
+            assert record.error.startswith("malformed CSV at line")
+        elif text.strip():
+            assert (record.id, record.text, record.error) == (str(i), text, "")
