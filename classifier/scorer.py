@@ -161,6 +161,8 @@ class LinearScorer:
                 return cls(**{key: data[key] for key in cls._ARRAYS})
         except (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            if "pickle" in detail:  # numpy's own message suggests allow_pickle=True: never
+                detail = "it holds pickled data, which scoring never loads"
             raise ModelIntegrityError(
                 f"{name} is not a scorer written by coercion-classifier ({detail}); "
                 "retrain with 'coercion-classifier retrain'"

@@ -183,13 +183,20 @@ def test_a_second_first_run_waits_for_the_first_and_uses_its_model(tiny_model, t
     cmd = [sys.executable, "-m", "classifier", "score", str(sample), "--models-dir", str(reg.root)]
     with reg.lock():  # the first run, training
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        first_line = []
-        reader = threading.Thread(target=lambda: first_line.append(proc.stderr.readline()))
+        before = []  # stderr up to the line saying it waits for the lock
+
+        def read_until_waiting():
+            for line in proc.stderr:
+                before.append(line)
+                if "waiting" in line:
+                    return
+
+        reader = threading.Thread(target=read_until_waiting)
         reader.start()
         reader.join(120)
-        assert first_line and "waiting" in first_line[0], first_line
+        assert before and "waiting" in before[-1], before
         version = reg.save(tiny_model.pipeline, {"threshold": 0.5})
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, [*first_line, err]
+    assert proc.returncode == 0, [*before, err]
     assert f"(model {version})" in err and "training" not in err
     assert reg.versions() == [version] and len(out.splitlines()) == 2
