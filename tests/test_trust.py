@@ -388,3 +388,29 @@ def test_no_current_with_registered_versions_is_an_error_not_a_reason_to_train(r
     result = _invoke("score", sample, "--models-dir", registry.root)
     _one_line_error(result, 1, "models promote", versions[0])
     assert registry.versions() == versions
+
+
+@pytest.mark.parametrize("kind", ["npy", "object", "garbage"])
+def test_a_scorer_file_that_matches_its_card_but_is_not_a_scorer_is_refused(registry, tmp_path, kind):
+    import io
+
+    import numpy as np
+
+    from classifier._files import file_sha256
+
+    version = registry.current_version()
+    path = registry.root / version / "scorer.npz"
+    buf = io.BytesIO()
+    if kind == "npy":
+        np.save(buf, np.zeros(3))
+    elif kind == "object":
+        np.savez(buf, weights=np.array([{"a": 1}], dtype=object))
+    else:
+        buf.write(b"\x80\x04garbage")
+    path.write_bytes(buf.getvalue())
+    card = _card(registry, version)
+    card["scorer_sha256"] = file_sha256(path)
+    (registry.root / version / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelIntegrityError, match="is not a scorer written by coercion-classifier") as info:
+        registry.load().predict_proba(["мамо"])
+    assert "allow_pickle" not in str(info.value)
