@@ -620,6 +620,8 @@ def models_promote(registry, version):
 def models_rollback(registry):
     """Return to the model that was current before the present one.
 
+    Each rollback goes one step further back through models/HISTORY.
+
     Example:
 
         coercion-classifier models rollback
