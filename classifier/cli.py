@@ -14,7 +14,7 @@ import sys
 import click
 
 from . import __version__, config
-from .errors import EXIT_TOO_MANY_ERRORS, ClassifierError, ModelIntegrityError, ModelNotFoundError
+from .errors import EXIT_TOO_MANY_ERRORS, ClassifierError
 
 
 def _friendly(func):
@@ -156,7 +156,7 @@ def _nan(obj):
 @click.option("--id-column", help="Column or field copied to the output as the message id.")
 @click.option("--encoding", help="Input text encoding (e.g. cp1251, koi8-u). Default: detected.")
 @click.option(
-    "--model", "model_ref", help="Model version in the registry, or a version folder. Default: current."
+    "--model", "model_ref", help="Model version in the registry (or models/VERSION). Default: current."
 )
 @click.option(
     "--threshold", type=click.FloatRange(0.0, 1.0), help="Flag at this score. Default: the model's."
@@ -311,7 +311,7 @@ def score(
 
 @cli.command()
 @click.option(
-    "--model", "model_ref", help="Model version in the registry, or a version folder. Default: current."
+    "--model", "model_ref", help="Model version in the registry (or models/VERSION). Default: current."
 )
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
 @click.option(
@@ -352,7 +352,7 @@ def evaluate(model_ref, models_dir, data, report_dir):
 @cli.command()
 @click.argument("text")
 @click.option(
-    "--model", "model_ref", help="Model version in the registry, or a version folder. Default: current."
+    "--model", "model_ref", help="Model version in the registry (or models/VERSION). Default: current."
 )
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
 @click.option(
@@ -385,38 +385,13 @@ def explain(text, model_ref, models_dir, top):
 
 
 def _load_model(model_ref, models_dir):
-    """The model to score with: a version, a version folder, or the current one (trained if none)."""
-    from pathlib import Path
-
+    """The model to score with: a version (or models/VERSION), or the current one (trained on a first run)."""
     from .registry import Registry
 
     registry = Registry(models_dir or config.models_dir())
-    if model_ref and (Path(model_ref) / "model.json").exists():
-        folder = Path(model_ref).resolve()
-        if folder.parent != registry.root.resolve():
-            registry = Registry(folder.parent)
-            if not (folder.parent / "CURRENT").exists() and not (folder.parent / "HISTORY").exists():
-                raise ModelIntegrityError(
-                    f"{model_ref} is outside the model registry; check its card with "
-                    f"'coercion-classifier models import {model_ref}', then add --trust to register it"
-                )
-        return registry.load(folder.name)
     if model_ref:
-        return registry.load(model_ref)
-    try:
-        return registry.load()
-    except ModelNotFoundError:
-        if registry.current_version() is not None:
-            raise
-        from .training import train as run_train
-
-        click.echo(
-            f"No model in {registry.root} yet: training the default model from {config.labelled_dir()} "
-            "(a minute or two, once)...",
-            err=True,
-        )
-        run_train(models_dir=registry.root, quiet=False)
-        return registry.load()
+        return registry.load(registry.resolve_version(model_ref))
+    return registry.load_or_train(announce=lambda message: click.echo(message, err=True))
 
 
 @cli.group()
@@ -682,6 +657,7 @@ def models_promote(registry, version):
         coercion-classifier models promote 20261129T085027Z
     """
     with registry.lock():
+        version = registry.resolve_version(version)
         registry.load(version)  # refuse a damaged version before it goes into service
         registry.set_current(version, action="promote")
     click.echo(f"current model: {version}")
@@ -692,6 +668,8 @@ def models_promote(registry, version):
 @_friendly
 def models_rollback(registry):
     """Return to the model that was current before the present one.
+
+    Each rollback goes one step further back through models/HISTORY.
 
     Example:
 
@@ -719,11 +697,9 @@ def models_import(registry, path, trust):
 
         coercion-classifier models import /mnt/shared/models/20261129T085027Z --trust
     """
-    from pathlib import Path
+    from .registry import read_card
 
-    card_path = Path(path) / "model.json"
-    if card_path.exists():
-        click.echo(card_path.read_text(encoding="utf-8").strip())
+    click.echo(json.dumps(read_card(path), indent=2, ensure_ascii=False))
     with registry.lock():
         version = registry.import_model(path, trust=trust)
     click.echo(
@@ -742,7 +718,7 @@ def models_import(registry, path, trust):
 )
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column")
-@click.option("--model", "model_ref", help="Model version or folder. Default: current.")
+@click.option("--model", "model_ref", help="Model version in the registry. Default: current.")
 @click.option("--models-dir", type=click.Path(file_okay=False))
 @click.option(
     "--data",

@@ -26,6 +26,12 @@ class ModelNotFoundError(ClassifierError, FileNotFoundError):
     """No model in the registry, or the requested version does not exist."""
 
 
+class UnknownVersionError(ModelNotFoundError):
+    """A version asked for by name (``--model``, ``models promote``) that the registry does not hold."""
+
+    exit_code = 2
+
+
 class ModelIntegrityError(ClassifierError, ValueError):
     """A saved model whose files do not match its model card."""
 

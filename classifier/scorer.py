@@ -16,6 +16,8 @@ parallel workers) goes through this class, so they agree exactly with one anothe
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 
 from . import _kernels
@@ -86,8 +88,13 @@ class LinearScorer:
         self.stack_coef = np.asarray(stack_coef, dtype=np.float64).reshape(n_inputs)
         self.stack_intercept = float(stack_intercept)
         self.condition_calibration = np.asarray(condition_calibration, dtype=np.float64).reshape(3, 2)
-        self.char_ngram_range = tuple(int(n) for n in char_ngram_range)
-        self.word_ngram_range = tuple(int(n) for n in word_ngram_range)
+        self.char_ngram_range = tuple(int(n) for n in np.asarray(char_ngram_range).ravel())
+        self.word_ngram_range = tuple(int(n) for n in np.asarray(word_ngram_range).ravel())
+        for rng in (self.char_ngram_range, self.word_ngram_range):
+            if len(rng) != 2 or not (0 <= rng[0] <= rng[1] <= 32 and (rng[0] >= 1 or rng[1] == 0)):
+                raise ValueError(
+                    f"an n-gram range must be (0, 0) or (low, high), 1 <= low <= high <= 32, not {rng}"
+                )
         _kernels.shift_for(self.n_features)  # validates the size
         self._scratch = None
 
@@ -126,13 +133,40 @@ class LinearScorer:
             np.savez(fh, **{name: np.asarray(getattr(self, name)) for name in self._ARRAYS})
 
     @classmethod
-    def load(cls, path) -> LinearScorer:
-        """Read arrays written by :meth:`save` (``allow_pickle=False``: no code runs)."""
-        with np.load(path, allow_pickle=False) as data:
-            missing = [name for name in cls._ARRAYS if name not in data.files]
-            if missing:
-                raise ValueError(f"scorer arrays missing: {', '.join(missing)}")
-            return cls(**{name: data[name] for name in cls._ARRAYS})
+    def load(cls, path, *, name=None) -> LinearScorer:
+        """Read arrays written by :meth:`save` (``allow_pickle=False``: no code runs).
+
+        Parameters
+        ----------
+        path : path-like or binary file
+        name : str, optional
+            What to call the file in an error message (default: ``path``).
+
+        Raises
+        ------
+        ModelIntegrityError
+            Not an ``.npz`` of the scorer's arrays, or arrays of the wrong kind or shape.
+        """
+        from .errors import ModelIntegrityError
+
+        name = name or path
+        try:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive of arrays")
+            with data:
+                missing = [key for key in cls._ARRAYS if key not in data.files]
+                if missing:
+                    raise ValueError(f"scorer arrays missing: {', '.join(missing)}")
+                return cls(**{key: data[key] for key in cls._ARRAYS})
+        except (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            if "pickle" in detail:  # numpy's own message suggests allow_pickle=True: never
+                detail = "it holds pickled data, which scoring never loads"
+            raise ModelIntegrityError(
+                f"{name} is not a scorer written by coercion-classifier ({detail}); "
+                "retrain with 'coercion-classifier retrain'"
+            ) from None
 
     @property
     def has_conditions(self) -> bool:

@@ -120,3 +120,8 @@ def store_model(tmp_path_factory):
         os.chdir(cwd)
     assert result.exit_code == 0, result.output
     return result, load_model(models_dir=models)
+
+
+def model_opts(model):
+    """CLI options naming ``model``: its registry and its version (``--model`` takes a version, not a path)."""
+    return ["--models-dir", str(model.path.parent), "--model", model.version]

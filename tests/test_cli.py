@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 
-from .conftest import tiny_rows, write_store
+from .conftest import model_opts, tiny_rows, write_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,7 +152,7 @@ def test_score_cli_api_and_jobs_agree(tiny_model, messages, tmp_path):
     from classifier.scoring import score_texts
 
     path, lines = messages
-    model = ["--model", str(tiny_model.path)]
+    model = model_opts(tiny_model)
     one = CliRunner().invoke(cli, ["score", str(path), *model, "--jobs", "1"])
     two = CliRunner().invoke(cli, ["score", str(path), *model, "--jobs", "2"])
     assert one.exit_code == two.exit_code == 0
@@ -174,8 +174,7 @@ def test_score_stdin_jsonl_output_only_flagged_threshold(tiny_model, messages):
         [
             "score",
             "-",
-            "--model",
-            str(tiny_model.path),
+            *model_opts(tiny_model),
             "--format",
             "jsonl",
             "--only-flagged",
@@ -200,7 +199,7 @@ def test_score_by_file_and_parquet_output(tiny_model, tmp_path):
     (folder / "002.txt").write_text("Купи хліба", encoding="utf-8")
     out = tmp_path / "out.parquet"
     result = CliRunner().invoke(
-        cli, ["score", str(folder), "--by-file", "--model", str(tiny_model.path), "-o", str(out)]
+        cli, ["score", str(folder), "--by-file", *model_opts(tiny_model), "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
     import pandas as pd
@@ -212,9 +211,7 @@ def test_score_by_file_and_parquet_output(tiny_model, tmp_path):
 
 def test_parquet_to_stdout_is_refused(tiny_model, messages):
     path, _ = messages
-    result = CliRunner().invoke(
-        cli, ["score", str(path), "--model", str(tiny_model.path), "--format", "parquet"]
-    )
+    result = CliRunner().invoke(cli, ["score", str(path), *model_opts(tiny_model), "--format", "parquet"])
     assert result.exit_code == 2
     assert result.stderr.strip() == "Error: parquet output needs a file: pass -o FILE.parquet"
 
@@ -238,8 +235,7 @@ def test_killed_run_leaves_no_output_file(tiny_model, tmp_path):
             str(src),
             "-o",
             str(out),
-            "--model",
-            str(tiny_model.path),
+            *model_opts(tiny_model),
             "--jobs",
             "2",
             "--no-progress",

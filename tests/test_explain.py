@@ -9,7 +9,7 @@ from classifier.explain import explain, format_explanation
 from classifier.normalize import normalize_codepoints
 from classifier.scoring import score_texts
 
-from .conftest import NEGATIVES, POSITIVES
+from .conftest import NEGATIVES, POSITIVES, model_opts
 
 TEXTS = [t for _, t in POSITIVES] + [t for *_, t in NEGATIVES] + ["ВЫХОДИТЕ НА МАЙДАН!!!!! https://t.me/x"]
 
@@ -72,7 +72,7 @@ def test_collisions_are_reported_and_still_add_up(tiny_model):
 
 def test_explain_cli_argument_and_stdin_agree(tiny_model):
     text = TEXTS[0]
-    args = ["explain", "--model", str(tiny_model.path), "--top", "3"]
+    args = ["explain", *model_opts(tiny_model), "--top", "3"]
     direct = CliRunner().invoke(cli, [*args, text])
     piped = CliRunner().invoke(cli, [*args, "-"], input=text)
     assert direct.exit_code == piped.exit_code == 0, direct.output
@@ -91,7 +91,7 @@ def test_explain_cli_argument_and_stdin_agree(tiny_model):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["x", "--model", "19990101T000000Z"], 1, "Error: model version '19990101T000000Z' does not exist"),
+        (["x", "--model", "19990101T000000Z"], 2, "Error: model version '19990101T000000Z' does not exist"),
         (["\u200b  "], 2, "Error: the text is empty (after normalisation)"),
     ],
 )

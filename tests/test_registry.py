@@ -78,3 +78,125 @@ def test_train_is_deterministic(tiny_store, tmp_path):
     assert (tmp_path / "a" / CURRENT_FILE).read_text().strip() == a.version
     card = json.loads((tmp_path / "a" / a.version / "model.json").read_text())
     assert card["data"]["sha256"] == b.card["data"]["sha256"]
+
+
+# --- issue 11: registry files are never followed through symbolic links -----------------
+
+
+def _models_cli(root, *args):
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+
+    return CliRunner().invoke(cli, ["models", "--models-dir", str(root), *map(str, args)])
+
+
+def _one_line(result, *needles):
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(n in lines[0] for n in needles), lines
+
+
+def test_symlinked_lock_is_refused_and_its_target_untouched(tiny_model, tmp_path):
+    reg = Registry(tmp_path / "models")
+    version = reg.save(tiny_model.pipeline, {"threshold": 0.5})
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (reg.root / ".lock").unlink(missing_ok=True)
+    (reg.root / ".lock").symlink_to(victim)
+    with pytest.raises(ModelIntegrityError, match=r"\.lock is a symbolic link"):
+        with reg.lock():
+            pass
+    _one_line(_models_cli(reg.root, "promote", version), ".lock", "symbolic link")
+    assert victim.read_text() == "precious\n"
+
+
+def test_hard_linked_lock_is_refused(tiny_model, tmp_path):
+    reg = Registry(tmp_path / "models")
+    reg.save(tiny_model.pipeline, {"threshold": 0.5})
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (reg.root / ".lock").unlink(missing_ok=True)
+    os.link(victim, reg.root / ".lock")
+    with pytest.raises(ModelIntegrityError, match="hard link"):
+        with reg.lock():
+            pass
+    assert victim.read_text() == "precious\n"
+
+
+def test_symlinked_history_is_not_appended_through(tiny_model, tmp_path):
+    reg = Registry(tmp_path / "models")
+    first = reg.save(tiny_model.pipeline, {"threshold": 0.5})
+    second = reg.save(tiny_model.pipeline, {"threshold": 0.4})
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (reg.root / "HISTORY").unlink()
+    (reg.root / "HISTORY").symlink_to(victim)
+    _one_line(_models_cli(reg.root, "promote", first), "HISTORY", "symbolic link")
+    assert victim.read_text() == "precious\n" and reg.current_version() == second
+
+
+def test_symlinked_current_is_refused(tiny_model, tmp_path):
+    reg = Registry(tmp_path / "models")
+    version = reg.save(tiny_model.pipeline, {"threshold": 0.5})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text(version + "\n")
+    (reg.root / CURRENT_FILE).unlink()
+    (reg.root / CURRENT_FILE).symlink_to(elsewhere)
+    with pytest.raises(ModelIntegrityError, match="CURRENT is a symbolic link"):
+        reg.load()
+
+
+@pytest.mark.parametrize("what", ["folder", "model.json", "scorer.npz", "model.joblib"])
+def test_symlinked_version_folder_or_file_is_refused(tiny_model, tmp_path, what):
+    other = Registry(tmp_path / "other")
+    version = other.save(tiny_model.pipeline, {"threshold": 0.5})
+    reg = Registry(tmp_path / "models")
+    if what == "folder":
+        reg.root.mkdir()
+        (reg.root / version).symlink_to(other.root / version)
+        (reg.root / CURRENT_FILE).write_text(version + "\n")
+    else:
+        reg.save(tiny_model.pipeline, {"threshold": 0.5})
+        version = reg.current_version()
+        target = tmp_path / what
+        (reg.root / version / what).rename(target)
+        (reg.root / version / what).symlink_to(target)
+    with pytest.raises(ModelIntegrityError, match="symbolic link"):
+        reg.load().predict_proba(["мамо"])
+
+
+# --- issue 11: the first run trains once, whoever else starts at the same time -------------
+
+
+def test_a_second_first_run_waits_for_the_first_and_uses_its_model(tiny_model, tmp_path):
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    reg = Registry(tmp_path / "models")
+    sample = tmp_path / "m.txt"
+    sample.write_text("Мамо, виходьте на Банкову\n", encoding="utf-8")
+    env = {**os.environ, "COERCION_CLASSIFIER_HOME": str(tmp_path)}  # no label store: training would fail
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    cmd = [sys.executable, "-m", "classifier", "score", str(sample), "--models-dir", str(reg.root)]
+    with reg.lock():  # the first run, training
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        before = []  # stderr up to the line saying it waits for the lock
+
+        def read_until_waiting():
+            for line in proc.stderr:
+                before.append(line)
+                if "waiting" in line:
+                    return
+
+        reader = threading.Thread(target=read_until_waiting)
+        reader.start()
+        reader.join(120)
+        assert before and "waiting" in before[-1], before
+        version = reg.save(tiny_model.pipeline, {"threshold": 0.5})
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, [*before, err]
+    assert f"(model {version})" in err and "training" not in err
+    assert reg.versions() == [version] and len(out.splitlines()) == 2

@@ -16,7 +16,7 @@ from classifier.cli import cli
 from classifier.report import evaluate_model, read_evaluation_data, write_evaluation_report
 from classifier.scoring import score_files, score_texts
 
-from .conftest import NEGATIVES, POSITIVES, tiny_rows, write_store
+from .conftest import NEGATIVES, POSITIVES, model_opts, tiny_rows, write_store
 
 HOSTILE = [
     "<script>window.pwned=1</script> Мамо, виходьте на Майдан, вимагайте обміну, нас покинули",
@@ -123,7 +123,7 @@ def test_evaluate_cli_writes_report_with_valid_pngs(tiny_model, tmp_path):
     data = _labelled_csv(tmp_path / "eval.csv")
     folder = tmp_path / "rep"
     result = CliRunner().invoke(
-        cli, ["evaluate", "--model", str(tiny_model.path), "--data", str(data), "--report", str(folder)]
+        cli, ["evaluate", *model_opts(tiny_model), "--data", str(data), "--report", str(folder)]
     )
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -311,7 +311,7 @@ def test_score_cli_report_escapes_messages(tiny_model, tmp_path):
     folder = tmp_path / "rep"
     result = CliRunner().invoke(
         cli,
-        ["score", str(path), "--model", str(tiny_model.path), "-o", str(tmp_path / "o.csv"),
+        ["score", str(path), *model_opts(tiny_model), "-o", str(tmp_path / "o.csv"),
          "--threshold", "0", "--report", str(folder)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -336,7 +336,7 @@ def test_score_report_is_not_written_for_a_failed_run(tiny_model, tmp_path):
     folder = tmp_path / "rep"
     result = CliRunner().invoke(
         cli,
-        ["score", str(tmp_path / "missing.txt"), "--model", str(tiny_model.path), "--report", str(folder)],
+        ["score", str(tmp_path / "missing.txt"), *model_opts(tiny_model), "--report", str(folder)],
     )
     assert result.exit_code == 2 and not folder.exists()
 
@@ -346,7 +346,7 @@ def test_report_refuses_a_file_as_folder(tiny_model, tmp_path):
     data = _labelled_csv(tmp_path / "eval.csv")
     result = CliRunner().invoke(
         cli,
-        ["evaluate", "--model", str(tiny_model.path), "--data", str(data), "--report", str(tmp_path / "f")],
+        ["evaluate", *model_opts(tiny_model), "--data", str(data), "--report", str(tmp_path / "f")],
     )
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert result.stderr.strip().splitlines()[-1].startswith("Error: ")

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 
-from .conftest import NEGATIVES, POSITIVES, tiny_rows, write_store
+from .conftest import NEGATIVES, POSITIVES, model_opts, tiny_rows, write_store
 from .test_report import HOSTILE
 
 pytestmark = pytest.mark.browser
@@ -112,7 +112,7 @@ def reports(tiny_model, tmp_path_factory):
     messages.write_text(
         "\n".join(HOSTILE + [t for _, t in POSITIVES] + [t for *_, t in NEGATIVES]) + "\n", encoding="utf-8"
     )
-    model = ["--model", str(tiny_model.path)]
+    model = model_opts(tiny_model)
     run = CliRunner().invoke(cli, ["evaluate", *model, "--data", str(data), "--report", str(root / "eval")])
     assert run.exit_code == 0, run.output
     run = CliRunner().invoke(

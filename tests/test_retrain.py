@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from classifier.cli import cli
-from classifier.errors import DataError, RegistryLockedError
+from classifier.errors import DataError, ModelNotFoundError, RegistryLockedError
 from classifier.labels import load_store, read_labelled, store_files, validate
 from classifier.merge import add_labels
 from classifier.promotion import retrain
@@ -268,3 +268,16 @@ def test_audit_puts_a_flipped_label_first(tmp_path):
     flipped = found[found["text"] == rows[5]["text"]]
     assert len(flipped) == 1 and flipped.iloc[0]["line"] == 7 and flipped.iloc[0]["label"] == 0
     assert len(found) < len(everything) and (found["suspicion"] >= 0.5).all()
+
+
+def test_rollback_walks_the_history(tiny_model, tmp_path):
+    registry = Registry(tmp_path / "models")
+    a, b, c = (registry.save(tiny_model.pipeline, {"threshold": t}) for t in (0.3, 0.4, 0.5))
+    assert registry.rollback() == b and registry.current_version() == b
+    assert registry.rollback() == a and registry.current_version() == a  # further back, not to c
+    with pytest.raises(ModelNotFoundError, match="no earlier current version"):
+        registry.rollback()
+    registry.set_current(c)
+    assert registry.rollback() == a  # c replaced a: back to a
+    result = CliRunner().invoke(cli, ["models", "--models-dir", str(registry.root), "rollback"])
+    assert result.exit_code == 1 and "no earlier current version" in result.stderr
