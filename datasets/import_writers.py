@@ -73,7 +73,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder with one sub-folder per writer, each with rows.csv")
     parser.add_argument("--heldout", default="", help="comma-separated writers held out whole")
-    parser.add_argument("--only", default="", help="comma-separated writers to (re)import; others stay as they are")
+    parser.add_argument(
+        "--only", default="", help="comma-separated writers to (re)import; others stay as they are"
+    )
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     held = [w for w in args.heldout.split(",") if w]
