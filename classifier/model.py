@@ -92,32 +92,35 @@ def _stack_inputs(z: np.ndarray) -> np.ndarray:
     return np.column_stack([z, z[:, 1:].min(axis=1)])
 
 
-def _fit_splits(X, y, conditions, splits, heads, make_lr, n_jobs, sample_weight=None):
-    """For each split's training rows: tf-idf, then one logistic regression per head.
+def _fit_split(X, train, y, conditions, heads, make_lr, sample_weight=None):
+    """On one split's training rows: tf-idf, then one logistic regression per head.
 
-    Every (split, head) fit is one task of a single thread pool (liblinear releases the
-    GIL), so the pool stays busy to the end. Returns ``[(tfidf, [model or None, ...])]``.
+    Returns ``(tfidf, [model or None, ...])``; None for a condition this data says
+    nothing about (no head, no evidence).
     """
-    prepared = []
-    for train in splits:
-        tfidf = TfidfTransformer(sublinear_tf=True).fit(X[train])
-        prepared.append((tfidf, tfidf.transform(X[train]), train))
-    tasks = []
-    for k, (_, Xt, train) in enumerate(prepared):
-        for h in range(heads):
-            target = y[train] if h == 0 else conditions[train, h - 1]
-            known = ~np.isnan(target)
-            if h and (known.sum() < 2 or len(np.unique(target[known])) < 2):
-                continue  # a condition this data says nothing about: no head, no evidence
-            w = None if sample_weight is None else sample_weight[train][known]
-            tasks.append((k, h, Xt[known], target[known].astype(int), w))
-    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(make_lr().fit)(Xk, t, sample_weight=w) for _, _, Xk, t, w in tasks
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(X[train])
+    Xt = tfidf.transform(X[train])
+    models = [None] * heads
+    for h in range(heads):
+        target = y[train] if h == 0 else conditions[train, h - 1]
+        known = ~np.isnan(target)
+        if h and (known.sum() < 2 or len(np.unique(target[known])) < 2):
+            continue
+        w = None if sample_weight is None else sample_weight[train][known]
+        models[h] = make_lr().fit(Xt[known], target[known].astype(int), sample_weight=w)
+    return tfidf, models
+
+
+def _fit_splits(X, y, conditions, splits, heads, make_lr, n_jobs, sample_weight=None):
+    """:func:`_fit_split` for every split, in worker processes.
+
+    Processes, not threads: liblinear's dual solver (see ``ConditionClassifier._lr``)
+    draws from one random generator per process, and two fits sharing it in threads
+    would make training non-deterministic. Returns ``[(tfidf, [model or None, ...])]``.
+    """
+    return Parallel(n_jobs=n_jobs, prefer="processes")(
+        delayed(_fit_split)(X, train, y, conditions, heads, make_lr, sample_weight) for train in splits
     )
-    models = [[None] * heads for _ in splits]
-    for (k, h, *_), model in zip(tasks, fitted, strict=True):
-        models[k][h] = model
-    return [(tfidf, models[k]) for k, (tfidf, _, _) in enumerate(prepared)]
 
 
 def _decisions(tfidf, models, X) -> np.ndarray:
