@@ -41,6 +41,19 @@ def test_one_label_writers_train_but_are_never_tested():
     assert cross_writer_plan(frame, grouping="group").cv_rows.all()
 
 
+def test_a_one_label_batch_with_a_few_relabelled_rows_is_still_only_trained_on():
+    # an audit moved one of a positives batch's 20 rows to label 0
+    frame = pd.DataFrame(
+        {
+            "writer": ["a"] * 4 + ["b"] * 4 + ["team-positives"] * 20,
+            "label": [0, 1, 0, 1] * 2 + [0] + [1] * 19,
+            "group": [str(i) for i in range(28)],
+        }
+    )
+    plan = cross_writer_plan(frame)
+    assert plan.grouping == "writer" and plan.cv_rows.tolist() == [True] * 8 + [False] * 20
+
+
 def test_contrast_pairs_are_right_only_when_the_appeal_is_flagged_and_the_twin_is_not():
     frame = pd.DataFrame(
         {
