@@ -31,6 +31,8 @@ from .registry import Registry, library_versions
 N_SPLITS = 5
 # A writer is tested across writers when each label is at least this share of his rows.
 MIN_LABEL_SHARE = 0.1
+# With fewer rows of a label, some cross-validation fold has none of it to train or test on.
+MIN_ROWS_PER_LABEL = 3
 # Writers whose name starts with this wrote the store's first batches and the first
 # held-out set: one kind of writer, so their held-out figure is optimistic.
 TEAM_PREFIX = "team-"
@@ -115,6 +117,31 @@ def fit_cross_writer(
     tested = ~np.isnan(scores)
     threshold, met = choose_threshold(y[tested], scores[tested], target_precision)
     return pipeline, store.assign(score=scores, tested=tested), threshold, met, plan
+
+
+def check_trainable(store: pd.DataFrame) -> None:
+    """Refuse a store with too few rows of a label to cross-validate and train.
+
+    Raises
+    ------
+    DataError
+        Saying how many rows of each label the store has and how many are needed.
+
+    Examples
+    --------
+    >>> check_trainable(pd.DataFrame({"label": [1, 1, 0]}))
+    Traceback (most recent call last):
+    ...
+    classifier.errors.DataError: the label store has 2 rows of label 1 and 1 of label 0; training needs at least 3 of each (add labelled messages with `coercion-classifier labels add`)
+    """
+    counts = store["label"].value_counts() if len(store) else pd.Series(dtype=int)
+    pos, neg = int(counts.get(1, 0)), int(counts.get(0, 0))
+    if min(pos, neg) < MIN_ROWS_PER_LABEL:
+        raise DataError(
+            f"the label store has {pos} row{'s' if pos != 1 else ''} of label 1 and {neg} of label 0; "
+            f"training needs at least {MIN_ROWS_PER_LABEL} of each "
+            "(add labelled messages with `coercion-classifier labels add`)"
+        )
 
 
 def check_not_evaluation_text(store: pd.DataFrame, folders) -> None:
@@ -241,6 +268,7 @@ def train(
     data = [Path(p) for p in (data or [config.labelled_dir()])]
     files = store_files(data)
     store = load_store(files)
+    check_trainable(store)
     if heldout is None:
         heldout = [config.heldout_dir()] if config.heldout_dir().is_dir() else []
     if real is None:

@@ -3,7 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from classifier.cli import cli
 from classifier.errors import DataError
 from classifier.training import contrast_pair_accuracy, cross_writer_plan, train
 
@@ -67,3 +69,39 @@ def test_contrast_pairs_are_right_only_when_the_appeal_is_flagged_and_the_twin_i
     assert got["pairs"] == 2 and got["accuracy"] == 0.5
     assert got["captive_voice"]["accuracy"] == 1.0 and got["urges_pressure"]["accuracy"] == 0.0
     assert np.isnan(contrast_pair_accuracy(frame.iloc[4:], 0.5)["accuracy"])
+
+
+NAMES = "Оля Петро Іван Марта Богдан Олена Тарас Ганна Юрій Леся Степан Ірина Роман Софія Василь".split()
+
+
+@pytest.mark.parametrize("labels", [[1], [1, 0], [1] * 12, [1] * 12 + [0] * 2])
+def test_a_store_with_too_few_rows_of_a_label_is_a_one_line_error(tmp_path, labels):
+    rows = [
+        dict(
+            text=f"{NAMES[i]}, я в полоні, виходьте на майдан" if y else f"{NAMES[i]}, купи хліба",
+            label=y,
+            lang="uk",
+            category="coerced_appeal" if y else "everyday",
+            source="test",
+            group=f"g{i}",
+            writer=f"w{i % 2}",
+            added="2026-12-06",
+            annotator="test",
+        )
+        for i, y in enumerate(labels)
+    ]
+    store = write_store(tmp_path / "labelled" / "few.csv", rows)
+    result = CliRunner().invoke(
+        cli, ["train", "--data", str(store.parent), "--models-dir", str(tmp_path / "m"), "--no-heldout"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "training needs at least 3 of each" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
+
+
+def test_a_store_with_three_rows_of_each_label_trains(tmp_path):
+    rows = [r for r in tiny_rows() if r["label"] == 1][:3] + [r for r in tiny_rows() if r["label"] == 0][:3]
+    store = write_store(tmp_path / "labelled" / "few.csv", rows)
+    result = train([store.parent], models_dir=tmp_path / "m", heldout=False, real=False, quiet=True)
+    assert result.card["threshold"] > 0
