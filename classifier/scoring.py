@@ -304,7 +304,7 @@ class ScoreSummary:
 
     def line(self) -> str:
         text = (
-            f"{self.rows:,} rows read, {self.scored:,} scored, {self.flagged:,} flagged, {self.errors:,} error{'' if self.errors == 1 else 's'}"
+            f"{self.rows:,} row{'' if self.rows == 1 else 's'} read, {self.scored:,} scored, {self.flagged:,} flagged, {self.errors:,} error{'' if self.errors == 1 else 's'}"
             f" in {self.seconds:.1f} s ({self.rate:,.0f} messages/s)"
         )
         if self.written != self.rows:

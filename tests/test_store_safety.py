@@ -400,6 +400,7 @@ def test_grammar_of_counts_and_types(tmp_path):
     from classifier.scoring import ScoreSummary
 
     assert ", 1 error in" in ScoreSummary(rows=1, errors=1).line()
+    assert ScoreSummary(rows=1, errors=1).line().startswith("1 row read,")
     assert ", 2 errors in" in ScoreSummary(rows=2, errors=2).line()
     path = _jsonl(tmp_path / "s.jsonl", ['{"text": "ok"}', '{"text": 5}', "7", '{"text": null}'])
     errors = [r.error for r in read_records(str(path))]
