@@ -424,7 +424,11 @@ def labels_check(paths, as_json):
     if problems:
         for p in problems:
             click.echo(str(p), err=True)
-        click.echo(f"Error: {len(problems)} problem(s) in {len(files)} file(s); fix the rows above", err=True)
+        click.echo(
+            f"Error: {len(problems)} problem{'' if len(problems) == 1 else 's'} in {len(files)} "
+            f"file{'' if len(files) == 1 else 's'}; fix the rows above",
+            err=True,
+        )
         sys.exit(1)
     counts = summarize(df)
     if as_json:

@@ -151,6 +151,23 @@ def _check_outdir(outdir: Path, overwrite: bool) -> None:
         raise InputError(
             f"{outdir} exists and is not empty; pass --overwrite to replace it once the new run completes"
         )
+    if outdir.is_dir() and any(outdir.iterdir()) and not _is_earlier_output(outdir):
+        # --overwrite removes the old folder: only ever one that a run of ours wrote
+        raise InputError(
+            f"{outdir} is not the output of an earlier `score --engine dask` run (it has no {SUMMARY_FILE} "
+            "or holds other files); --overwrite replaces only such a folder: choose another -o"
+        )
+
+
+def _is_earlier_output(folder: Path) -> bool:
+    """A folder holding ``_summary.json`` and nothing but parts (and hidden leftovers)."""
+    names = [entry.name for entry in folder.iterdir()]
+    return SUMMARY_FILE in names and all(
+        name == SUMMARY_FILE
+        or name.startswith(".")
+        or (name.startswith("part-") and (folder / name).is_file())
+        for name in names
+    )
 
 
 # --- partitions -------------------------------------------------------------------------

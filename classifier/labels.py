@@ -391,7 +391,7 @@ def load_store(paths: Sequence[str | Path]) -> pd.DataFrame:
         shown = "; ".join(str(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise DataError(
-            f"the label store has {len(problems)} problem(s): {shown}{more}; "
+            f"the label store has {len(problems)} problem{'' if len(problems) == 1 else 's'}: {shown}{more}; "
             "run 'coercion-classifier labels check' to list them all"
         )
     if not len(df):

@@ -313,8 +313,13 @@ def store_lock(store: Path, *, wait: float = LOCK_WAIT, on_wait=None):
             raise DataError(f"{path} is a symlink; remove it (the store's lock is a plain file)") from None
         raise DataError(f"cannot lock the label store: {path} ({exc.strerror})") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise DataError(f"{path} is not a plain file; remove it (the store's lock is a plain file)")
+        if info.st_nlink > 1:  # a hard link to a label file: writing the pid would wipe it
+            raise DataError(
+                f"{path} is a hard link to another file; remove it (the store's lock is a plain file)"
+            )
         deadline = time.monotonic() + wait
         told = False
         while True:

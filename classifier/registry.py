@@ -74,9 +74,21 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
+# The registry's own files: a version so named would take their place.
+RESERVED_NAMES = frozenset({"CURRENT", "HISTORY", "README.md"})
+
+
 def is_plain_name(value) -> bool:
-    """Whether ``value`` can name a version or a file of one: no separator, no leading dot."""
-    return isinstance(value, str) and _NAME.fullmatch(value) is not None
+    """Whether ``value`` can name a version or a file of one: no separator, no leading dot.
+
+    The registry's own file names (:data:`RESERVED_NAMES`) are refused too.
+
+    Examples
+    --------
+    >>> is_plain_name("20261206T224421Z"), is_plain_name("../x"), is_plain_name("HISTORY")
+    (True, False, False)
+    """
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None and value not in RESERVED_NAMES
 
 
 class _CurrentContentError(ModelIntegrityError):
@@ -876,7 +888,10 @@ def validate_card(card, path, *, folder_name: str | None = None, action: str = "
             f"Refusing to {action} it: {fix}"
         )
 
-    name_rule = "a plain name (letters, digits, '.', '_', '-'; not starting with '.'; no '/')"
+    name_rule = (
+        "a plain name (letters, digits, '.', '_', '-'; not starting with '.'; no '/'; "
+        "not CURRENT, HISTORY or README.md)"
+    )
     if not is_plain_name(card["version"]):
         bad("version", name_rule)
     if folder_name is not None and card["version"] != folder_name:

@@ -314,7 +314,7 @@ class ScoreSummary:
                 text += f"; every row failed (exit code {EXIT_TOO_MANY_ERRORS}); see the error column"
             else:
                 text += (
-                    f"; {self.errors:,} errors, more than --max-errors {self.max_errors:,} "
+                    f"; {self.errors:,} error{'' if self.errors == 1 else 's'}, more than --max-errors {self.max_errors:,} "
                     f"(exit code {EXIT_TOO_MANY_ERRORS}); see the error column"
                 )
         return text

@@ -24,6 +24,7 @@ import errno
 import io
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -84,6 +85,13 @@ def check_output(output, inputs=(), *, overwrite: bool = True) -> None:
     resolved = out.resolve()
     for given in inputs:
         if str(given) == "-":
+            # standard input redirected from a file (`score - -o F < F`): the same file?
+            try:
+                st = os.fstat(0)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and out_id == (st.st_dev, st.st_ino):
+                raise InputError(f"{output} is the file on standard input; write the output to another file")
             continue
         path = Path(given)
         if path.is_dir():
@@ -97,8 +105,24 @@ def check_output(output, inputs=(), *, overwrite: bool = True) -> None:
             same = False
         if same or path.resolve() == resolved:
             raise InputError(f"{output} is the input {given}; write the output to another file")
+    for folder in _protected_folders():
+        if folder == resolved or folder in resolved.parents:
+            raise InputError(
+                f"{output} is inside {folder}, which the tool manages (label store, evaluation sets, "
+                "model registry); write the output elsewhere"
+            )
     if not overwrite and (out.exists() or out.is_symlink()):
         raise InputError(f"{output} exists; pass --overwrite to replace it, or choose another -o")
+
+
+def _protected_folders() -> list[Path]:
+    """The project's own folders, which no output may be written into."""
+    from . import config
+
+    return [
+        p.resolve()
+        for p in (config.labelled_dir(), config.heldout_dir(), config.real_dir(), config.models_dir())
+    ]
 
 
 def _put_in_place(tmp: str, target: Path, overwrite: bool) -> None:

@@ -121,7 +121,7 @@ def test_labels_check_lists_every_problem_and_fails(home):
     lines = result.stderr.strip().splitlines()
     assert f"{path}:2 [label]: label must be 0 or 1, got 'maybe'" in lines
     assert any(line.startswith(f"{path}:8 [text]: duplicate of {path}:7") for line in lines)
-    assert lines[-1].startswith("Error: 2 problem(s)")
+    assert lines[-1].startswith("Error: 2 problems")
 
 
 def test_python_dash_m_works():
@@ -285,6 +285,43 @@ def test_score_refuses_an_output_that_is_an_input(tiny_model, tmp_path, monkeypa
         f"Error: {out} is the input m.txt; write the output to another file"
     ]
     assert src.read_bytes() == before
+
+
+def test_score_refuses_an_output_that_is_the_file_on_standard_input(tiny_model, tmp_path):
+    src = tmp_path / "m.txt"
+    src.write_text("Мамо виходьте на Майдан\nкупи хліба\n", encoding="utf-8")
+    before = src.read_bytes()
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    with open(src, "rb") as stdin:
+        run = subprocess.run(
+            [sys.executable, "-m", "classifier", "score", "-", *_model(tiny_model), "-o", str(src)],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+    assert run.returncode == 2, run.stderr
+    assert "is the file on standard input" in run.stderr
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("folder", ["datasets/labelled", "datasets/heldout", "models"])
+def test_outputs_never_go_into_the_projects_own_folders(tiny_model, tmp_path, monkeypatch, folder):
+    monkeypatch.setenv("COERCION_CLASSIFIER_HOME", str(tmp_path))
+    write_store(tmp_path / "datasets" / "labelled" / "tiny.csv", tiny_rows())
+    (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    src = tmp_path / "m.txt"
+    src.write_text("Мамо виходьте на Майдан\nкупи хліба\n", encoding="utf-8")
+    out = tmp_path / folder / "x.csv"
+    for args in (
+        ["score", str(src), *_model(tiny_model), "-o", str(out)],
+        ["suggest", str(src), "-n", "1", *_model(tiny_model), "-o", str(out)],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert "is inside" in result.stderr and "write the output elsewhere" in result.stderr
+        assert not out.exists()
 
 
 def test_score_refuses_an_output_inside_a_by_file_folder(tiny_model, tmp_path):

@@ -282,6 +282,18 @@ def test_cli_refuses_before_any_work(tmp_path, args, message):
     assert not (tmp_path / "no-models").exists()  # refused before the model was trained
 
 
+def test_overwrite_never_removes_a_folder_that_is_not_an_earlier_output(tmp_path):
+    victim = tmp_path / "datasets"
+    (victim / "labelled").mkdir(parents=True)
+    (victim / "labelled" / "store.csv").write_text("text,label\nмамо,0\n", encoding="utf-8")
+    sample = tmp_path / "m.txt"
+    sample.write_text("мамо\n", encoding="utf-8")
+    result = _cli(sample, "--engine", "dask", "-o", victim, "--overwrite", "--models-dir", tmp_path / "none")
+    assert result.exit_code == 2, result.output
+    assert "not the output of an earlier" in result.stderr
+    assert (victim / "labelled" / "store.csv").read_text(encoding="utf-8") == "text,label\nмамо,0\n"
+
+
 def test_dask_refuses_a_fifo_before_reading_it(tmp_path):
     fifo = tmp_path / "feed.txt"
     os.mkfifo(fifo)  # a worker would wait on it forever: nothing writes to it there

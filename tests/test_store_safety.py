@@ -146,6 +146,16 @@ def test_a_symlinked_store_lock_is_refused_and_its_target_untouched(tiny_store, 
     assert len(list(tiny_store.glob("*.csv"))) == 1
 
 
+def test_a_hard_linked_store_lock_is_refused_and_the_label_file_untouched(tiny_store, tmp_path):
+    label_file = next(tiny_store.glob("*.csv"))
+    before = label_file.read_bytes()
+    os.link(label_file, tiny_store / ".lock")
+    new = _csv(tmp_path / "n.csv", [{"text": "зовсім нове повідомлення", "label": "0"}])
+    with pytest.raises(DataError, match=r"\.lock is a hard link"):
+        merge.add_labels([new], tiny_store)
+    assert label_file.read_bytes() == before
+
+
 def test_a_run_that_cannot_get_the_lock_in_time_says_who_holds_it(tiny_store):
     waits = []
     with merge.store_lock(tiny_store):
@@ -401,6 +411,7 @@ def test_grammar_of_counts_and_types(tmp_path):
 
     assert ", 1 error in" in ScoreSummary(rows=1, errors=1).line()
     assert ScoreSummary(rows=1, errors=1).line().startswith("1 row read,")
+    assert "; 1 error, more than --max-errors 0" in ScoreSummary(rows=2, errors=1, max_errors=0).line()
     assert ", 2 errors in" in ScoreSummary(rows=2, errors=2).line()
     path = _jsonl(tmp_path / "s.jsonl", ['{"text": "ok"}', '{"text": 5}', "7", '{"text": null}'])
     errors = [r.error for r in read_records(str(path))]

@@ -267,7 +267,10 @@ def test_import_refuses_card_file_names_that_leave_the_folder(registry, tmp_path
     assert list(store.iterdir()) == [] and Registry(home / "models").versions() == []
 
 
-@pytest.mark.parametrize("version", ["a/b", "../../escape", ".hidden", "", 7, None, "x" * 200, "a\nb"])
+@pytest.mark.parametrize(
+    "version",
+    ["a/b", "../../escape", ".hidden", "", 7, None, "x" * 200, "a\nb", "HISTORY", "CURRENT", "README.md"],
+)
 def test_import_refuses_a_version_that_is_not_a_plain_name(registry, tmp_path, version):
     outside = tmp_path / "usb" / "model"
     shutil.copytree(registry.root / registry.current_version(), outside)
@@ -278,6 +281,8 @@ def test_import_refuses_a_version_that_is_not_a_plain_name(registry, tmp_path, v
     result = _invoke("models", "--models-dir", home, "import", outside, "--trust")
     _one_line_error(result, 1, "version")
     assert Registry(home).versions() == [] and not (tmp_path / "escape").exists()
+    if version in ("HISTORY", "CURRENT", "README.md"):  # no folder in place of a registry file
+        assert not (home / version).exists()
 
 
 # --- card values are validated on load ----------------------------------------------------
