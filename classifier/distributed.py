@@ -134,6 +134,7 @@ def check_request(
     for path in expand_inputs(inputs):
         if out in Path(path).resolve().parents:  # --overwrite would delete it after the run
             raise InputError(f"{path} is inside the output folder {output}; write the output elsewhere")
+    _check_replaceable(Path(output))
 
 
 def _require_dask():
@@ -151,6 +152,9 @@ def _check_outdir(outdir: Path, overwrite: bool) -> None:
         raise InputError(
             f"{outdir} exists and is not empty; pass --overwrite to replace it once the new run completes"
         )
+
+
+def _check_replaceable(outdir: Path) -> None:
     if outdir.is_dir() and any(outdir.iterdir()) and not _is_earlier_output(outdir):
         # --overwrite removes the old folder: only ever one that a run of ours wrote
         raise InputError(

@@ -220,8 +220,9 @@ def test_dask_engine_report_equals_local_report(client, tiny_model, tmp_path):
 def test_failed_run_leaves_the_old_output_whole(client, tiny_model, tmp_path):
     paths = _corpus(tmp_path / "in")
     outdir = tmp_path / "out"
-    outdir.mkdir()
-    (outdir / "old.csv").write_text("old\n")
+    outdir.mkdir()  # an earlier run's output (--overwrite replaces nothing else)
+    (outdir / "part-00000.csv").write_text("old\n")
+    (outdir / "_summary.json").write_text("{}")
     tampered = LoadedModel(
         tiny_model.version, tiny_model.path, {**tiny_model.card, "scorer_sha256": "0" * 64}
     )
@@ -232,7 +233,8 @@ def test_failed_run_leaves_the_old_output_whole(client, tiny_model, tmp_path):
         dist.score_distributed(
             [str(tmp_path / "cut.txt.gz")], outdir, tiny_model, client=client, overwrite=True
         )
-    assert [p.name for p in outdir.iterdir()] == ["old.csv"] and _no_leftovers(outdir)
+    assert sorted(p.name for p in outdir.iterdir()) == ["_summary.json", "part-00000.csv"]
+    assert (outdir / "part-00000.csv").read_text() == "old\n" and _no_leftovers(outdir)
     dist.score_distributed(paths[3:4], outdir, tiny_model, client=client, out_format="csv", overwrite=True)
     assert sorted(p.name for p in outdir.iterdir()) == ["_summary.json", "part-00000.csv"]
 
