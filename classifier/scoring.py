@@ -289,6 +289,7 @@ class ScoreSummary:
     seconds: float = 0.0
     encodings: dict = field(default_factory=dict)
     max_errors: int | None = None  # None: a run fails only when every row failed
+    skipped: dict = field(default_factory=dict)  # --by-file entries not read, by reason
 
     @property
     def rate(self) -> float:
@@ -309,6 +310,10 @@ class ScoreSummary:
         )
         if self.written != self.rows:
             text += f"; {self.written:,} rows written"
+        if self.skipped:
+            n = sum(self.skipped.values())
+            reasons = ", ".join(f"{count:,} {reason}" for reason, count in sorted(self.skipped.items()))
+            text += f"; {n:,} folder entr{'y' if n == 1 else 'ies'} skipped ({reasons})"
         if self.too_many_errors:
             if self.max_errors is None:
                 text += f"; every row failed (exit code {EXIT_TOO_MANY_ERRORS}); see the error column"
@@ -410,6 +415,9 @@ def score_files(
         if bar is not None:
             bar.close()
     summary.seconds = time.perf_counter() - start
+    for source in sources:  # filled once a --by-file folder has been read
+        for reason, count in getattr(source, "skipped", {}).items():
+            summary.skipped[reason] = summary.skipped.get(reason, 0) + count
     return summary
 
 

@@ -324,6 +324,20 @@ def test_outputs_never_go_into_the_projects_own_folders(tiny_model, tmp_path, mo
         assert not out.exists()
 
 
+def test_by_file_summary_counts_the_entries_it_skipped(tiny_model, tmp_path):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "001.txt").write_text("Мамо виходьте на Майдан", encoding="utf-8")
+    (folder / "sub.txt").mkdir()
+    (folder / "broken.txt").symlink_to(folder / "gone.txt")
+    (folder / "notes.md").write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["score", str(folder), "--by-file", *_model(tiny_model), "-o", str(tmp_path / "s.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "; 3 folder entries skipped (1 broken link, 1 folder, 1 not .txt)" in result.stderr
+
+
 def test_score_refuses_an_output_inside_a_by_file_folder(tiny_model, tmp_path):
     folder = tmp_path / "calls"
     folder.mkdir()
