@@ -4,7 +4,7 @@ Writes input files of the given sizes (realistic uk/ru/en messages, 20-400 chara
 one per line), registers a model trained on the label store in a temporary registry,
 then runs the real command line on each file::
 
-    python -m classifier score INPUT -o OUTPUT --model MODEL --jobs 2 --no-progress
+    python -m classifier score INPUT -o OUTPUT --models-dir MODELS --model VERSION --jobs 2 --no-progress
 
 and samples the process tree every 0.1 s: the peak of the summed PSS (proportional set
 size: pages shared by the forked workers counted once, split between them), the peak
@@ -121,7 +121,6 @@ def main():
     model, _ = train_default()
     registry = Registry(tmp / "models")
     version = registry.save(model.pipeline, {"threshold": model.threshold})
-    model_path = str(registry.root / version)
     pool = realistic_messages(50_000)
 
     rows = []
@@ -129,7 +128,8 @@ def main():
         src = tmp / f"input_{mb}mb.txt"
         n = write_input(src, mb, pool)
         cmd = [sys.executable, "-m", "classifier", "score", str(src), "-o", str(tmp / "out.csv"),
-               "--model", model_path, "--jobs", str(args.jobs), "--no-progress"]  # fmt: skip
+               "--models-dir", str(registry.root), "--model", version,
+               "--jobs", str(args.jobs), "--no-progress"]  # fmt: skip
         seconds, s = run_measured(cmd)
         rows.append((f"score --jobs {args.jobs}, {mb} MB", n, seconds, s))
         print(f"  {rows[-1][0]}: {n:,} messages in {seconds:.0f} s", flush=True)
