@@ -397,7 +397,14 @@ class Registry:
         with os.fdopen(hfd, "a", encoding="utf-8") as fh:  # opened first: a refused HISTORY changes nothing
             write_atomic(self.root / CURRENT_FILE, (version + "\n").encode())
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            fh.write(f"{stamp}\t{action}\t{version}\t{previous or '-'}\n")
+            try:
+                fh.write(f"{stamp}\t{action}\t{version}\t{previous or '-'}\n")
+                fh.flush()
+            except OSError as exc:
+                # a full disk: put CURRENT back, so that HISTORY still tells how it got there
+                if previous is not None:
+                    write_atomic(self.root / CURRENT_FILE, (previous + "\n").encode())
+                raise write_failure(history, exc) from None
 
     def history(self) -> list[dict]:
         """Every change of the current version, oldest first."""

@@ -124,6 +124,45 @@ def test_hard_linked_lock_is_refused(tiny_model, tmp_path):
     assert victim.read_text() == "precious\n"
 
 
+def test_full_disk_while_logging_history_is_one_line_and_keeps_current(tiny_model, tmp_path, monkeypatch):
+    import errno
+
+    from classifier.errors import OutputError
+
+    reg = Registry(tmp_path / "models")
+    first = reg.save(tiny_model.pipeline, {"threshold": 0.5})
+    second = reg.save(tiny_model.pipeline, {"threshold": 0.4}, make_current=False)
+    history = (reg.root / "HISTORY").read_text()
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    def fdopen(fd, mode="r", *args, **kwargs):
+        fh = real_fdopen(fd, mode, *args, **kwargs)
+        return Full(fh) if mode == "a" else fh
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with pytest.raises(OutputError, match=r"HISTORY: No space left on device; free some space"):
+        reg.set_current(second)
+    monkeypatch.undo()
+    assert reg.current_version() == first
+    assert (reg.root / "HISTORY").read_text() == history
+
+
 def test_symlinked_history_is_not_appended_through(tiny_model, tmp_path):
     reg = Registry(tmp_path / "models")
     first = reg.save(tiny_model.pipeline, {"threshold": 0.5})
