@@ -144,8 +144,29 @@ def check_trainable(store: pd.DataFrame) -> None:
         )
 
 
-def check_not_evaluation_text(store: pd.DataFrame, folders) -> None:
+@dataclass
+class EvaluationSet:
+    """A labelled set that is scored but never trained on, read once per run."""
+
+    files: list[Path]
+    frame: pd.DataFrame
+
+
+def load_evaluation_set(paths) -> EvaluationSet | None:
+    """Read and validate an evaluation set (held-out writers, real texts); None for none."""
+    if not paths:
+        return None
+    files = store_files(paths)
+    return EvaluationSet(files, load_store(files))
+
+
+def check_not_evaluation_text(store: pd.DataFrame, sets) -> None:
     """Refuse a store that holds a text of an evaluation set (held-out writers, real texts).
+
+    Parameters
+    ----------
+    store : pandas.DataFrame
+    sets : iterable of EvaluationSet or None
 
     Raises
     ------
@@ -154,11 +175,10 @@ def check_not_evaluation_text(store: pd.DataFrame, folders) -> None:
     """
     where = zip(store["file"], store["line"], strict=True)
     keys = dict(zip(normalize_texts(store["text"].astype(str).tolist()), where, strict=True))
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir() or not any(folder.glob("*.csv")):
+    for evaluation in sets:
+        if evaluation is None:
             continue
-        frame = load_store([folder])
+        frame = evaluation.frame
         for key, f, line in zip(
             normalize_texts(frame["text"].astype(str).tolist()), frame["file"], frame["line"], strict=True
         ):
@@ -179,7 +199,7 @@ def _line(name: str, m: dict) -> str:
     return f"{name}: precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f}"
 
 
-def evaluate_sets(pipeline, threshold, heldout, real) -> dict:
+def evaluate_sets(pipeline, threshold, heldout: EvaluationSet | None, real: EvaluationSet | None) -> dict:
     """Metrics of a fitted pipeline on the held-out writers, the team's held-out set and the real texts.
 
     Scored as ``score`` scores (:class:`classifier.scorer.LinearScorer`), so the figures
@@ -189,10 +209,8 @@ def evaluate_sets(pipeline, threshold, heldout, real) -> dict:
 
     scorer = LinearScorer.from_pipeline(pipeline)
     out = {}
-    if heldout:
-        files = store_files(heldout)
-        ho = load_store(files)
-        ho = ho.assign(score=scorer.predict_proba(ho["text"].tolist()))
+    if heldout is not None:
+        ho = heldout.frame.assign(score=scorer.predict_proba(heldout.frame["text"].tolist()))
         team = ho["writer"].astype(str).str.startswith(TEAM_PREFIX)
         for key, part in (("heldout_writers", ho[~team]), ("heldout_team", ho[team])):
             if len(part) and part["label"].nunique() == 2:
@@ -200,14 +218,12 @@ def evaluate_sets(pipeline, threshold, heldout, real) -> dict:
                 m["by_writer"] = writer_metrics(part, threshold)
                 m["files"] = sorted({str(f) for f in part["file"]})
                 out[key] = m
-        out["heldout_sha256"] = data_sha256(files)
-    if real:
-        files = store_files(real)
-        rs = load_store(files)
-        rs = rs.assign(score=scorer.predict_proba(rs["text"].tolist()))
+        out["heldout_sha256"] = data_sha256(heldout.files)
+    if real is not None:
+        rs = real.frame.assign(score=scorer.predict_proba(real.frame["text"].tolist()))
         out["real"] = sliced_metrics(rs, threshold)
-        out["real"]["files"] = [str(f) for f in files]
-        out["real_sha256"] = data_sha256(files)
+        out["real"]["files"] = [str(f) for f in real.files]
+        out["real_sha256"] = data_sha256(real.files)
     return out
 
 
@@ -273,7 +289,8 @@ def train(
         heldout = [config.heldout_dir()] if config.heldout_dir().is_dir() else []
     if real is None:
         real = [config.real_dir()] if config.real_dir().is_dir() else []
-    check_not_evaluation_text(store, [*(heldout or []), *(real or [])])
+    evaluation = (load_evaluation_set(heldout), load_evaluation_set(real))
+    check_not_evaluation_text(store, evaluation)
     y = store["label"].to_numpy()
     counts = summarize(store)
     _log(
@@ -308,7 +325,7 @@ def train(
     if cv["worst_writer"]:
         _log(_line(f"  worst writer {cv['worst_writer']}", cv["by_writer"][cv["worst_writer"]]), quiet)
 
-    sets = evaluate_sets(pipeline, threshold, heldout, real)
+    sets = evaluate_sets(pipeline, threshold, *evaluation)
     for key, title in (
         ("heldout_writers", "held-out writers"),
         ("heldout_team", "team's held-out set (same kind of writer as the store: optimistic)"),
