@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import counted
 from .report_page import (
     HIST_BINS,
     MAX_SOURCES_SHOWN,
@@ -271,7 +272,7 @@ class BatchReport:
         )
         body = [
             f"<p>Model <code>{esc(self.model_version)}</code>, threshold <strong>{self.threshold:.4f}</strong>. "
-            f"{rows:,} rows read, {scored:,} scored, <strong>{flagged:,} flagged</strong>, {errors:,} error{'' if errors == 1 else 's'}"
+            f"{rows:,} rows read, {scored:,} scored, <strong>{flagged:,} flagged</strong>, {counted(errors, 'error')}"
             f"{esc(took)}; {self.truncated:,} message(s) longer than the cap were scored on their start. "
             f"Written {esc(datetime.now(UTC).isoformat(timespec='seconds'))}.</p>",
             "<h2>Plots</h2>",

@@ -14,7 +14,7 @@ import sys
 import click
 
 from . import __version__, config
-from .errors import EXIT_TOO_MANY_ERRORS, ClassifierError
+from .errors import EXIT_TOO_MANY_ERRORS, ClassifierError, counted
 
 
 def _friendly(func):
@@ -425,8 +425,7 @@ def labels_check(paths, as_json):
         for p in problems:
             click.echo(str(p), err=True)
         click.echo(
-            f"Error: {len(problems)} problem{'' if len(problems) == 1 else 's'} in {len(files)} "
-            f"file{'' if len(files) == 1 else 's'}; fix the rows above",
+            f"Error: {counted(len(problems), 'problem')} in {counted(len(files), 'file')}; fix the rows above",
             err=True,
         )
         sys.exit(1)

@@ -6,6 +6,17 @@ traceback. Messages say what is wrong and how to fix it.
 """
 
 
+def counted(count: int, noun: str) -> str:
+    """``"1 row"``, ``"2 rows"``, ``"1,000 errors"``: a count and its noun, for messages.
+
+    Examples
+    --------
+    >>> counted(1, "error"), counted(1500, "row")
+    ('1 error', '1,500 rows')
+    """
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 class ClassifierError(Exception):
     """Base class for errors the user can act on."""
 

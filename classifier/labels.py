@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, counted
 from .normalize import normalize_texts
 
 REQUIRED_COLUMNS = ("text", "label", "lang", "category", "source", "group", "writer")
@@ -391,7 +391,7 @@ def load_store(paths: Sequence[str | Path]) -> pd.DataFrame:
         shown = "; ".join(str(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise DataError(
-            f"the label store has {len(problems)} problem{'' if len(problems) == 1 else 's'}: {shown}{more}; "
+            f"the label store has {counted(len(problems), 'problem')}: {shown}{more}; "
             "run 'coercion-classifier labels check' to list them all"
         )
     if not len(df):

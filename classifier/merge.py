@@ -47,7 +47,7 @@ import pandas as pd
 
 from ._cells import unescape_cell
 from ._files import default_mode, fsync_dir
-from .errors import DataError
+from .errors import DataError, counted
 from .labels import (
     COLUMNS,
     CONDITIONS,
@@ -138,12 +138,9 @@ class AddReport:
     written: Path | None = None
 
     def lines(self) -> list[str]:
-        def n(count, noun):
-            return f"{count} {noun}{'' if count == 1 else 's'}"
-
         out = [
-            f"{n(self.read, 'row')} read: {self.added} added, {n(self.exact_duplicates, 'exact duplicate')} "
-            f"skipped, {n(self.near_duplicates, 'near duplicate')} skipped, {n(len(self.conflicts), 'conflict')}"
+            f"{counted(self.read, 'row')} read: {self.added} added, {counted(self.exact_duplicates, 'exact duplicate')} "
+            f"skipped, {counted(self.near_duplicates, 'near duplicate')} skipped, {counted(len(self.conflicts), 'conflict')}"
             + (
                 f" (resolved: {self.conflicts_resolved})"
                 if self.conflicts_resolved and self.conflicts

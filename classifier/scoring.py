@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import EXIT_TOO_MANY_ERRORS, InputError, Interrupted
+from .errors import EXIT_TOO_MANY_ERRORS, InputError, Interrupted, counted
 from .lang import detect_languages
 from .readers import Input, Record, expand_inputs
 from .registry import LoadedModel
@@ -305,7 +305,8 @@ class ScoreSummary:
 
     def line(self) -> str:
         text = (
-            f"{self.rows:,} row{'' if self.rows == 1 else 's'} read, {self.scored:,} scored, {self.flagged:,} flagged, {self.errors:,} error{'' if self.errors == 1 else 's'}"
+            f"{counted(self.rows, 'row')} read, {self.scored:,} scored, {self.flagged:,} flagged, "
+            f"{counted(self.errors, 'error')}"
             f" in {self.seconds:.1f} s ({self.rate:,.0f} messages/s)"
         )
         if self.written != self.rows:
@@ -319,7 +320,7 @@ class ScoreSummary:
                 text += f"; every row failed (exit code {EXIT_TOO_MANY_ERRORS}); see the error column"
             else:
                 text += (
-                    f"; {self.errors:,} error{'' if self.errors == 1 else 's'}, more than --max-errors {self.max_errors:,} "
+                    f"; {counted(self.errors, 'error')}, more than --max-errors {self.max_errors:,} "
                     f"(exit code {EXIT_TOO_MANY_ERRORS}); see the error column"
                 )
         return text
