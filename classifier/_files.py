@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,47 @@ WRITE_ERRNOS = frozenset(
     if hasattr(errno, name)
 )
 _FULL = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, n))
+_NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class UnsafeFile(OSError):
+    """A file the tool will not open: ``kind`` is "symbolic link", "hard link" or "not a regular file"."""
+
+    def __init__(self, kind: str, path, links: int = 1):
+        super().__init__(f"{path} is a {kind}")
+        self.kind = kind
+        self.links = links
+
+
+def open_regular(path, flags: int, *, dir_fd=None, display=None, mode: int = 0o666) -> int:
+    """``os.open`` of a regular file, never through a symbolic link as its last component.
+
+    Opened for writing, a file with more than one hard link is refused too: writing to it
+    would change the other name's file (a lock file hard-linked to a label file). The
+    registry's files and both locks (registry, label store) are opened through here.
+
+    Raises
+    ------
+    UnsafeFile
+        Callers turn it into their own one-line error.
+    """
+    display = display or path
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | os.O_NONBLOCK, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(display):
+            raise UnsafeFile("symbolic link", display) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFile("not a regular file", display)
+        if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+            raise UnsafeFile("hard link", display, st.st_nlink)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def write_failure(path, exc: OSError) -> OSError:

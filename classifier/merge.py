@@ -36,7 +36,6 @@ import io
 import json
 import os
 import re
-import stat
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -46,7 +45,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._cells import unescape_cell
-from ._files import default_mode, fsync_dir
+from ._files import UnsafeFile, default_mode, fsync_dir, open_regular
 from .errors import DataError, counted
 from .labels import (
     COLUMNS,
@@ -302,21 +301,16 @@ def store_lock(store: Path, *, wait: float = LOCK_WAIT, on_wait=None):
         The lock file is a link or not a plain file, cannot be created, or stays taken.
     """
     path = Path(store) / LOCK_FILE
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags, default_mode())
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT, mode=default_mode())
+    except UnsafeFile as exc:
+        what = {"symbolic link": "a symlink", "hard link": "a hard link to another file"}.get(
+            exc.kind, "not a plain file"
+        )
+        raise DataError(f"{path} is {what}; remove it (the store's lock is a plain file)") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DataError(f"{path} is a symlink; remove it (the store's lock is a plain file)") from None
         raise DataError(f"cannot lock the label store: {path} ({exc.strerror})") from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise DataError(f"{path} is not a plain file; remove it (the store's lock is a plain file)")
-        if info.st_nlink > 1:  # a hard link to a label file: writing the pid would wipe it
-            raise DataError(
-                f"{path} is a hard link to another file; remove it (the store's lock is a plain file)"
-            )
         deadline = time.monotonic() + wait
         told = False
         while True:

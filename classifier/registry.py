@@ -43,7 +43,6 @@ import math
 import os
 import re
 import shutil
-import stat
 import tempfile
 from datetime import UTC, datetime
 from functools import cached_property
@@ -52,7 +51,15 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from ._files import default_mode, file_sha256, fsync_dir, write_atomic, write_failure
+from ._files import (
+    UnsafeFile,
+    default_mode,
+    file_sha256,
+    fsync_dir,
+    open_regular,
+    write_atomic,
+    write_failure,
+)
 from .errors import (
     ModelIntegrityError,
     ModelNotFoundError,
@@ -106,31 +113,19 @@ def _link_error(path) -> ModelIntegrityError:
 
 
 def _open_file(path, flags: int, *, dir_fd=None, display=None) -> int:
-    """``os.open`` of a regular file that refuses a symbolic link as its last component.
-
-    Opened for writing, a file with more than one hard link is refused too: writing
-    to it would change the other name's file.
-    """
+    """:func:`classifier._files.open_regular`, with the registry's messages."""
     display = display or path
     try:
-        fd = os.open(path, flags | _NOFOLLOW | os.O_NONBLOCK, 0o666, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(display):
+        return open_regular(path, flags, dir_fd=dir_fd, display=display)
+    except UnsafeFile as exc:
+        if exc.kind == "symbolic link":
             raise _link_error(display) from None
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ModelIntegrityError(f"{display} is not a regular file; delete or replace it")
-        if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+        if exc.kind == "hard link":
             raise ModelIntegrityError(
-                f"{display} is a hard link to another file ({st.st_nlink} names); refusing to write through "
+                f"{display} is a hard link to another file ({exc.links} names); refusing to write through "
                 "it. Delete it: the registry makes a new one"
-            )
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+            ) from None
+        raise ModelIntegrityError(f"{display} is not a regular file; delete or replace it") from None
 
 
 def _open_dir(path, display=None) -> int:
