@@ -14,7 +14,7 @@ within one writer are its contrast twins and stay.
 Usage::
 
     python datasets/import_writers.py /work/writers --heldout w04-telegram-admin,w11-volunteer,...
-    python datasets/import_writers.py /work/writers --only w13-content-moderator,...
+    python datasets/import_writers.py /work/writers --only w13-content-moderator,... --added 2026-12-06
 
 ``--only`` imports the named writers and leaves every other file as it is (their rows
 count as already kept: a new writer's near-copy of them is dropped).
@@ -29,6 +29,7 @@ import csv
 import io
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,6 @@ from classifier.labels import COLUMNS, read_labelled  # noqa: E402
 from classifier.normalize import normalize_texts  # noqa: E402
 
 JACCARD = 0.8
-ADDED = "2026-12-06"
 
 
 def shingles(texts):
@@ -76,6 +76,11 @@ def main(argv=None):
     parser.add_argument(
         "--only", default="", help="comma-separated writers to (re)import; others stay as they are"
     )
+    parser.add_argument(
+        "--added",
+        default=date.today().isoformat(),
+        help="the date the writers delivered their rows (the `added` column); default: today",
+    )
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     held = [w for w in args.heldout.split(",") if w]
@@ -108,7 +113,7 @@ def main(argv=None):
                         "source": f"written:{w}" + (f"; doubt: {doubt}" if doubt else ""),
                         "group": group if group.startswith(w) else f"{w}-{group}",
                         "writer": w,
-                        "added": ADDED,
+                        "added": args.added,
                         "annotator": w,
                         "style": r.get("style", ""),
                         "supersedes": "",
