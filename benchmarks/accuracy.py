@@ -196,30 +196,37 @@ def main():
             "contrast pairs": contrast_pair_accuracy(frame, threshold)["accuracy"],
         }
         by_lang = {"CV": metrics_by(frame, "lang", threshold)}
+        held_cat = "-"
         for name, part in sets.items():
             scored = part.assign(score=c.score(part["text"].tolist()))
             m = binary_metrics(scored["label"], scored["score"], threshold)
             row[f"{name} F1"] = m["f1"]
+            if name == "real texts":
+                row[f"{name} P / R"] = f"{m['precision']:.3f} / {m['recall']:.3f}"
             if name == "held-out writers":
                 row[f"{name} P"] = m["precision"]
                 by_lang[name] = metrics_by(scored, "lang", threshold)
-                _, hfpr = _max_negative_fpr(scored, threshold)
+                hcat, hfpr = _max_negative_fpr(scored, threshold)
                 row["held-out max neg. FPR"] = hfpr
+                held_cat = hcat
         row["probes flagged"] = f"{int((c.score(PROBES) >= threshold).sum())}/{len(PROBES)}"
         for name, texts in corpora.items():
             row[f"{name} flagged"] = float(np.mean(c.score(texts) >= threshold))
         row["threshold"] = threshold if met else float("nan")
         row["secs"] = time.perf_counter() - t0
         rows.append(row)
-        slices[c.name] = (by_lang, worst, cat)
+        slices[c.name] = (by_lang, worst, cat, held_cat)
         print(f"  done: {c.name} ({row['secs']:.0f} s)", flush=True)
 
     table = pd.DataFrame(rows).set_index("model")
     print()
     print(table.T.to_markdown(floatfmt=".3f"))
     print()
-    for name, (by_lang, worst, cat) in slices.items():
-        print(f"{name}: worst writer {worst[0]}, most flagged negative category (CV) {cat}")
+    for name, (by_lang, worst, cat, held_cat) in slices.items():
+        print(
+            f"{name}: worst writer {worst[0]}, most flagged negative category (CV) {cat}"
+            f", (held-out writers) {held_cat}"
+        )
         for where, langs in by_lang.items():
             print(
                 f"  F1 by language, {where}: "
