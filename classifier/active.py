@@ -110,6 +110,11 @@ def suggest(
     id_column: str | None = None,
     max_similarity: float = 0.8,
     pool: int | None = None,
+    text_columns: dict | None = None,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
 ) -> pd.DataFrame:
     """Pick ``n`` messages to label next.
 
@@ -126,6 +131,10 @@ def suggest(
         Candidates at least this similar to a labelled or chosen message are skipped.
     pool : int, optional
         How many of the most uncertain messages to keep while reading; default ``20 * n``.
+    text_columns : dict of str to str, optional
+        The text column of some inputs (by path as given), where it differs from ``text_column``.
+    fmt, encoding, delimiter, sheet : str, optional
+        How inputs are read, as in :class:`classifier.readers.Input`.
 
     Returns
     -------
@@ -141,7 +150,15 @@ def suggest(
     heap: list = []  # (-uncertainty, counter, record)  -> keeps the `pool` most uncertain
     counter = itertools.count()
     for path in inputs:
-        source = Input(path, text_column=text_column, id_column=id_column)
+        source = Input(
+            path,
+            fmt=fmt,
+            encoding=encoding,
+            text_column=(text_columns or {}).get(path, text_column),
+            id_column=id_column,
+            delimiter=delimiter,
+            sheet=sheet,
+        )
         records = (r for r in source.records() if not r.error)
         while chunk := list(itertools.islice(records, CHUNK)):
             texts = [r.text for r in chunk]

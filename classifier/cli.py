@@ -36,6 +36,37 @@ def _friendly(func):
     return wrapper
 
 
+def _read_options(func):
+    """The options that say how inputs are read, shared by score and suggest."""
+    options = [
+        click.option(
+            "--input-format",
+            type=click.Choice(["txt", "csv", "tsv", "jsonl", "parquet", "xlsx"]),
+            help="Input format, for stdin or files without a telling extension. Default: from the extension.",
+        ),
+        click.option(
+            "--text-column",
+            "text_columns",
+            multiple=True,
+            metavar="[PATH=]COLUMN",
+            help="Column (name, any case, or 1-based number) or JSON field (outer.inner) with the message; "
+            "PATH=COLUMN for one input (repeatable). Default: text (or Текст).",
+        ),
+        click.option(
+            "--id-column", help="Column (name or number) or field copied to the output as the message id."
+        ),
+        click.option("--encoding", help="Input text encoding (e.g. cp1251, koi8-u). Default: detected."),
+        click.option(
+            "--delimiter",
+            help="CSV delimiter: , ; | or tab. Default: sniffed from the first records (.tsv: tab).",
+        ),
+        click.option("--sheet", metavar="NAME", help="The sheet of .xlsx inputs. Default: the first."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="coercion-classifier")
 def cli():
@@ -147,14 +178,7 @@ def _nan(obj):
     type=click.Choice(["csv", "jsonl", "parquet"]),
     help="Output format. Default: from the -o extension, else csv.",
 )
-@click.option(
-    "--input-format",
-    type=click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"]),
-    help="Input format, for stdin or files without a telling extension. Default: from the extension.",
-)
-@click.option("--text-column", default="text", show_default=True, help="Column or field with the message.")
-@click.option("--id-column", help="Column or field copied to the output as the message id.")
-@click.option("--encoding", help="Input text encoding (e.g. cp1251, koi8-u). Default: detected.")
+@_read_options
 @click.option(
     "--model", "model_ref", help="Model version in the registry (or models/VERSION). Default: current."
 )
@@ -170,6 +194,17 @@ def _nan(obj):
     help="Worker processes.",
 )
 @click.option("--only-flagged", is_flag=True, help="Write only flagged rows (and rows with errors).")
+@click.option(
+    "--keep",
+    metavar="COLUMNS",
+    help="Input columns to copy to the output (comma-separated names or numbers, or all), after ours; "
+    "one named like ours gets an input_ prefix.",
+)
+@click.option(
+    "--include-text/--no-include-text",
+    default=None,
+    help="Add the message as a text column. Default: with --only-flagged (not with --engine dask).",
+)
 @click.option(
     "--no-progress", is_flag=True, help="No progress bar (it shows only when stderr is a terminal)."
 )
@@ -211,13 +246,17 @@ def score(
     output,
     out_format,
     input_format,
-    text_column,
+    text_columns,
     id_column,
     encoding,
+    delimiter,
+    sheet,
     model_ref,
     threshold,
     jobs,
     only_flagged,
+    keep,
+    include_text,
     no_progress,
     by_file,
     models_dir,
@@ -229,8 +268,9 @@ def score(
 ):
     """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
 
-    Inputs: .txt (one message per line), .csv/.tsv (--text-column), .jsonl/.ndjson
-    (--text-column field), .parquet; any of them gzip-compressed. Encodings UTF-8,
+    Inputs: .txt (one message per line), .csv/.tsv (--text-column; the delimiter , ; |
+    or tab is sniffed), .xlsx (--sheet), .jsonl/.ndjson (--text-column field, nested as
+    outer.inner), .parquet; all but .xlsx also gzip-compressed. Encodings UTF-8,
     UTF-16/32 with BOM, cp1251 and KOI8 are detected (or --encoding).
 
     Output, one row per input row in input order: source, row, the id column if
@@ -247,9 +287,23 @@ def score(
         coercion-classifier score "dumps/*.jsonl.gz" --id-column msg_id -o flagged.csv --only-flagged
     """
     from .distributed import check_request
-    from .readers import Input, expand_inputs
-    from .scoring import score_files
+    from .errors import InputError
+    from .readers import Input, expand_inputs, parse_column_option, parse_keep
+    from .scoring import output_columns, score_files
 
+    text_column, per_input = parse_column_option(text_columns, expand_inputs(inputs))
+    keep = parse_keep(keep)
+    if engine == "dask":
+        given = {"--keep": keep, "--include-text": include_text, "--delimiter": delimiter, "--sheet": sheet,
+                 "--text-column PATH=COLUMN": per_input}  # fmt: skip
+        for option, value in given.items():
+            if value:
+                raise InputError(
+                    f"{option} is not supported with --engine dask; leave it out, or use --engine local"
+                )
+    if include_text is None:  # a list of flagged rows is read for their texts (not by the dask engine)
+        include_text = only_flagged and engine == "local"
+    output_columns(id_column, include_text)  # refuses an id column named text when the text is added
     check_request(
         engine,
         inputs,
@@ -264,9 +318,12 @@ def score(
             path,
             fmt=input_format,
             encoding=encoding,
-            text_column=text_column,
+            text_column=per_input.get(path, text_column),
             id_column=id_column,
             by_file=by_file,
+            delimiter=delimiter,
+            sheet=sheet,
+            keep=keep,
         ).check()
     if report_dir:
         from .batch_report import BatchReport
@@ -299,6 +356,13 @@ def score(
         collector=collector,
         max_errors=max_errors,
         **extra,
+        **(
+            dict(
+                text_columns=per_input, delimiter=delimiter, sheet=sheet, keep=keep, include_text=include_text
+            )
+            if engine == "local"
+            else {}
+        ),
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
     note = f", input encoding {', '.join(legacy)}" if legacy else ""
@@ -719,8 +783,7 @@ def models_import(registry, path, trust):
 @click.option(
     "--overwrite", is_flag=True, help="Replace an existing -o file (it may hold labels you filled in)."
 )
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--id-column")
+@_read_options
 @click.option("--model", "model_ref", help="Model version in the registry. Default: current.")
 @click.option("--models-dir", type=click.Path(file_okay=False))
 @click.option(
@@ -730,7 +793,21 @@ def models_import(registry, path, trust):
     help="Label store (to avoid suggesting labelled texts).",
 )
 @_friendly
-def suggest(inputs, count, output, overwrite, text_column, id_column, model_ref, models_dir, data):
+def suggest(
+    inputs,
+    count,
+    output,
+    overwrite,
+    input_format,
+    text_columns,
+    id_column,
+    encoding,
+    delimiter,
+    sheet,
+    model_ref,
+    models_dir,
+    data,
+):
     """Pick the unlabelled messages most worth labelling next, into a CSV for `labels add`.
 
     Chooses messages near the decision threshold, spread across languages, and not
@@ -745,17 +822,29 @@ def suggest(inputs, count, output, overwrite, text_column, id_column, model_ref,
     from .active import COLUMNS
     from .active import suggest as pick
     from .labels import read_labelled, store_files
-    from .readers import expand_inputs
+    from .readers import Input, expand_inputs, parse_column_option
     from .scoring import check_id_column
     from .writers import check_output, write_csv
 
+    paths = expand_inputs(inputs)
+    text_column, per_input = parse_column_option(text_columns, paths)
+    read = dict(fmt=input_format, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    for path in paths:  # refuse unusable inputs before the model is loaded (or trained)
+        Input(path, text_column=per_input.get(path, text_column), id_column=id_column, **read).check()
     store_paths = list(data) or ([config.labelled_dir()] if config.labelled_dir().is_dir() else [])
     check_id_column(id_column, COLUMNS)  # before the model is loaded (or trained)
     check_output(output, [*expand_inputs(inputs), *store_paths], overwrite=overwrite)
     model = _load_model(model_ref, models_dir)
     labelled = read_labelled(store_files(store_paths))[0] if store_paths else None
     chosen = pick(
-        expand_inputs(inputs), model, n=count, labelled=labelled, text_column=text_column, id_column=id_column
+        paths,
+        model,
+        n=count,
+        labelled=labelled,
+        text_column=text_column,
+        id_column=id_column,
+        text_columns=per_input,
+        **read,
     )
     write_csv(chosen, output, overwrite=overwrite)
     langs = ", ".join(f"{k} {v}" for k, v in chosen["lang"].value_counts().items()) if len(chosen) else "none"

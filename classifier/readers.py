@@ -32,6 +32,7 @@ import csv
 import functools
 import glob
 import io
+import itertools
 import json
 import math
 import os
@@ -43,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, counted
 
 FORMATS = {
     ".txt": "txt",
@@ -52,6 +53,7 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",
+    ".xlsx": "xlsx",
 }
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -115,6 +117,9 @@ class Record:
         Where the row came from when it differs from the input path (by-file mode).
     truncated : bool
         The message was longer than :data:`MAX_CHARS` and only its start is scored.
+    meta : dict or None
+        Input columns carried to the output (``--keep``) and chat-export metadata (date,
+        sender, chat, forwarded_from), in input order; None when none.
     """
 
     row: int
@@ -123,6 +128,7 @@ class Record:
     error: str = ""
     source: str | None = None
     truncated: bool = False
+    meta: dict | None = None
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -404,6 +410,209 @@ def _gunzip_start(data: bytes, fh, limit: int) -> tuple[bytes, bool]:
     return out[:limit], len(out) > limit or bool(d.unused_data or fh.read(1))
 
 
+# Delimiters a .csv may use: Excel writes ";" where the decimal separator is a comma
+# (Ukrainian, Russian, most of Europe), and exports use tabs and "|" too.
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# The sniffer looks at this many records of the file's first 64 KiB.
+_SNIFF_RECORDS = 50
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of a CSV file, from its first records (``sample``, decoded).
+
+    Each of :data:`DELIMITERS` splits the sample with ``"`` quoting (doubled quotes
+    inside, as Excel writes); the winner gives the header at least two fields and the
+    most records with the header's number of fields, then the most fields. A
+    one-column file has no delimiter to find: ``,``.
+
+    Examples
+    --------
+    >>> sniff_delimiter("id;text\n1;a, b, c\n2;1,5\n")
+    ';'
+    >>> sniff_delimiter('id\ttext\n1\t"a\tb"\n')
+    '\t'
+    """
+    lines = sample.splitlines(keepends=True)
+    if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
+        lines.pop()  # cut by the sample's end
+    best, best_key = ",", None
+    for delimiter in DELIMITERS:
+        try:
+            records = [
+                r for r in itertools.islice(csv.reader(lines, delimiter=delimiter), _SNIFF_RECORDS) if r
+            ]
+        except csv.Error:
+            continue
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        same = sum(len(r) == width for r in records[1:])
+        key = (same == len(records) - 1, same, width)
+        if best_key is None or key > best_key:
+            best, best_key = delimiter, key
+    return best
+
+
+def _delimiter_option(value: str | None) -> str | None:
+    """``--delimiter``: one character (``tab`` or ``\\t`` for a tab), or None to sniff."""
+    if value is None:
+        return None
+    value = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(value.lower(), value)
+    if len(value) != 1 or value in '"\r\n':
+        raise InputError(
+            f"--delimiter {value!r}: give one character other than a quote or line break, "
+            "e.g. ';', ',', '|' or tab"
+        )
+    return value
+
+
+def find_column(names, wanted: str, option: str, path: str, *, aliases=()) -> int:
+    """The index of column ``wanted`` among a header's ``names``.
+
+    An exact name wins; else a 1-based column number (``"3"``); else the one name that
+    equals ``wanted`` or one of ``aliases`` ignoring case (``Text``, ``ТЕКСТ``).
+
+    Raises
+    ------
+    InputError
+        No such column, a column number out of range, or several columns matching
+        (listed), each a one-line message naming ``option``.
+    """
+    names = list(names)
+    if wanted in names:
+        return names.index(wanted)
+    if wanted.isdigit():
+        number = int(wanted)
+        if 1 <= number <= len(names):
+            return number - 1
+        raise InputError(
+            f"{path}: {option} {wanted}: there is no column {number}, the header has {counted(len(names), 'column')}"
+        )
+    keys = {wanted.casefold(), *(a.casefold() for a in aliases)}
+    matches = [i for i, name in enumerate(names) if name.casefold() in keys]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        listed = ", ".join(repr(names[i]) for i in matches)
+        raise InputError(
+            f"{path}: {option} {wanted!r} matches the columns {listed}; pass the exact name, "
+            f"or the column number ({option} {matches[0] + 1})"
+        )
+    raise InputError(
+        f"{path}: no column {wanted!r}; the columns are: {', '.join(names)}; pass {option} NAME or NUMBER"
+    )
+
+
+def _text_aliases(text_column: str) -> tuple[str, ...]:
+    """Other names the default text column goes by: ``текст`` (Ukrainian and Russian)."""
+    return ("текст",) if text_column == "text" else ()
+
+
+def kept_columns(names, keep, skip, path: str) -> list[tuple[int, str]]:
+    """The header's columns that ``keep`` carries to the output: (index, name), in input order.
+
+    Parameters
+    ----------
+    names : list of str
+        The header.
+    keep : "all", list of str, or None
+        ``all``: every column except those in ``skip`` (the text and id columns); a list:
+        those columns (by name, case-insensitively, or number, as :func:`find_column`).
+    skip : set of int
+    path : str
+
+    Names are made unique (``note``, ``note_2``) and an empty name becomes ``column_N``.
+    """
+    if not keep:
+        return []
+    if keep == "all":
+        indices = [i for i in range(len(names)) if i not in skip]
+    else:
+        indices = sorted({find_column(names, name, "--keep", path) for name in keep})
+    out, seen = [], set()
+    for i in indices:
+        name = names[i] or f"column_{i + 1}"
+        base, k = name, 1
+        while name in seen:
+            k += 1
+            name = f"{base}_{k}"
+        seen.add(name)
+        out.append((i, name))
+    return out
+
+
+def parse_keep(value: str | None):
+    """``--keep``: ``all``, or a comma-separated list of column names (or numbers); None for none.
+
+    Examples
+    --------
+    >>> parse_keep("date, sender"), parse_keep("ALL"), parse_keep(None)
+    (['date', 'sender'], 'all', None)
+    """
+    if value is None:
+        return None
+    if value.strip().lower() == "all":
+        return "all"
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise InputError("--keep needs column names (comma-separated) or all")
+    return names
+
+
+def parse_column_option(values, paths, option: str = "--text-column", default: str = "text"):
+    """Split repeatable ``--text-column`` values into a default and per-input columns.
+
+    ``PATH=COLUMN`` sets the column of the input ``PATH`` (as given, the same file, or
+    its file name when that names one input); a plain value is the default for the
+    others. A column whose name holds ``=`` can be given by its number.
+
+    Returns
+    -------
+    default : str
+    per_input : dict of str to str
+        Input path (as in ``paths``) to its column.
+
+    Raises
+    ------
+    InputError
+        ``PATH`` names no input, or two plain values.
+    """
+    if isinstance(values, str):
+        values = [values]
+    plain = [v for v in values if "=" not in v]
+    if len(plain) > 1:
+        raise InputError(
+            f"{option} given twice ({', '.join(map(repr, plain))}); give one default, "
+            f"and PATH=COLUMN for the inputs that differ"
+        )
+    per_input: dict[str, str] = {}
+    for value in values:
+        if "=" not in value:
+            continue
+        key, column = value.split("=", 1)
+        matches = [p for p in paths if _names_input(key, p)]
+        if len(matches) != 1:
+            what = "names several inputs" if matches else "names no input"
+            raise InputError(
+                f"{option} {value!r}: {key!r} {what} (the inputs are: {', '.join(map(str, paths))}); "
+                "write PATH=COLUMN with the input's path as given"
+            )
+        per_input[matches[0]] = column
+    return (plain[0] if plain else default), per_input
+
+
+def _names_input(key: str, path: str) -> bool:
+    if key == path:
+        return True
+    try:
+        if os.path.exists(key) and os.path.samefile(key, path):
+            return True
+    except OSError:
+        pass
+    return "/" not in key and os.sep not in key and Path(path).name == key
+
+
 def _split_name(path: str) -> tuple[str, bool]:
     name = path.lower()
     gz = name.endswith(".gz")
@@ -414,7 +623,7 @@ def detect_format(path: str, fmt: str | None = None) -> str:
     """The input format of ``path`` from its extension (or ``fmt`` if given)."""
     if fmt:
         if fmt not in set(FORMATS.values()):
-            raise InputError(f"unknown input format {fmt!r}; use one of txt, csv, tsv, jsonl, parquet")
+            raise InputError(f"unknown input format {fmt!r}; use one of txt, csv, tsv, jsonl, parquet, xlsx")
         return fmt
     if path == "-":
         return "txt"
@@ -423,7 +632,7 @@ def detect_format(path: str, fmt: str | None = None) -> str:
     if suffix not in FORMATS:
         raise InputError(
             f"{path}: unknown file type {suffix or '(no extension)'!r}; use .txt (one message per line), "
-            ".csv, .tsv, .jsonl, .ndjson or .parquet (optionally .gz), or pass --input-format"
+            ".csv, .tsv, .jsonl, .ndjson, .parquet (optionally .gz) or .xlsx, or pass --input-format"
         )
     return FORMATS[suffix]
 
@@ -481,10 +690,25 @@ class Input:
     id_column : str, optional
     by_file : bool, default=False
         ``path`` is a folder whose ``.txt`` files are one message each.
+    delimiter : str, optional
+        CSV/TSV delimiter (``tab`` for a tab); default sniffed from a .csv's first
+        records (see :func:`sniff_delimiter`), a tab for .tsv.
+    sheet : str, optional
+        The sheet of an .xlsx input; default the first.
+    keep : "all" or list of str, optional
+        Input columns (JSON fields) to carry to the output in :attr:`Record.meta`
+        (see :func:`kept_columns`).
+
+    Column names (``text_column``, ``id_column``, ``keep``) of csv, tsv, xlsx and
+    parquet inputs are found case-insensitively, or by 1-based number; the default
+    text column is also found as ``текст``. JSON fields may be nested:
+    ``message.body``.
 
     Attributes
     ----------
     format : str
+    delimiter_used : str or None
+        The CSV/TSV delimiter, once reading has started.
     encoding : str or None
         The encoding used (detected or given), once reading has started; for by-file
         folders, None (each file is detected on its own).
@@ -501,11 +725,27 @@ class Input:
         Missing path, unknown format or encoding.
     """
 
-    def __init__(self, path, *, fmt=None, encoding=None, text_column="text", id_column=None, by_file=False):
+    def __init__(
+        self,
+        path,
+        *,
+        fmt=None,
+        encoding=None,
+        text_column="text",
+        id_column=None,
+        by_file=False,
+        delimiter=None,
+        sheet=None,
+        keep=None,
+    ):
         self.path = str(path)
         self.text_column = text_column
         self.id_column = id_column
         self.by_file = by_file
+        self.delimiter = _delimiter_option(delimiter)
+        self.delimiter_used = None
+        self.sheet = sheet
+        self.keep = keep
         self.given_encoding = encoding
         self.encoding = encoding
         self.skipped: dict[str, int] = {}
@@ -532,8 +772,8 @@ class Input:
             if not stat.S_ISREG(st.st_mode):  # a pipe (<(...), /dev/fd/N), FIFO or device: one pass
                 self._stream_key = (st.st_dev, st.st_ino)
         self.format = detect_format(self.path, fmt)
-        if self.path == "-" and self.format == "parquet":
-            raise InputError("parquet cannot be read from standard input; pass the file's path")
+        if self.path == "-" and self.format in ("parquet", "xlsx"):
+            raise InputError(f"{self.format} cannot be read from standard input; pass the file's path")
 
     @property
     def recoded_rows(self) -> int:
@@ -550,7 +790,7 @@ class Input:
         """
         if self.by_file:
             return
-        if self._stream_key is None or self.format == "parquet":
+        if self._stream_key is None or self.format in ("parquet", "xlsx"):
             records = self.records()
             try:
                 next(records, None)
@@ -580,6 +820,11 @@ class Input:
         if self.format == "parquet":
             yield from self._read_parquet()
             return
+        if self.format == "xlsx":
+            from ._xlsx import read_xlsx
+
+            yield from read_xlsx(self)
+            return
         held = _CHECKED_STREAMS.pop(self._stream_key, None) if self._stream_key is not None else None
         if held is not None and (self.path != "-" or held[0] is sys.stdin.buffer):
             raw, kept = held
@@ -604,12 +849,18 @@ class Input:
             if self.format == "txt":
                 yield from _read_txt(fh, decode=decode)
             elif self.format in ("csv", "tsv"):
-                delimiter = "," if self.format == "csv" else "\t"
+                delimiter = self.delimiter or ("\t" if self.format == "tsv" else None)
+                if delimiter is None:  # delimiters are ASCII: any single-byte reading finds them
+                    start = sample[:_SAMPLE].decode("latin-1" if decode else self.encoding, "replace")
+                    delimiter = sniff_delimiter(start)
+                self.delimiter_used = delimiter
                 yield from _read_delimited(
-                    fh, self.path, delimiter, self.text_column, self.id_column, decode=decode
+                    fh, self.path, delimiter, self.text_column, self.id_column, decode=decode, keep=self.keep
                 )
             else:
-                yield from _read_jsonl(fh, self.path, self.text_column, self.id_column, decode=decode)
+                yield from _read_jsonl(
+                    fh, self.path, self.text_column, self.id_column, decode=decode, keep=self.keep
+                )
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{self.path}: cannot read ({exc}); is the file complete?") from None
         except UnicodeError as exc:  # e.g. UTF-16 with an odd number of bytes or no BOM
@@ -700,12 +951,12 @@ class Input:
         except Exception as exc:
             raise InputError(f"{self.path}: not a readable parquet file ({_one_line(exc)})") from None
         names = schema.names
-        for name, what in ((self.text_column, "--text-column"), (self.id_column, "--id-column")):
-            if name is not None and name not in names:
-                raise InputError(
-                    f"{self.path}: no column {name!r}; the columns are: {', '.join(names)}; pass {what} NAME"
-                )
-        columns = [self.text_column] + ([self.id_column] if self.id_column else [])
+        ti = find_column(
+            names, self.text_column, "--text-column", self.path, aliases=_text_aliases(self.text_column)
+        )
+        ii = find_column(names, self.id_column, "--id-column", self.path) if self.id_column else None
+        kept = kept_columns(names, self.keep, {ti, ii}, self.path)
+        columns = [names[ti]] + ([names[ii]] if ii is not None else []) + [names[i] for i, _ in kept]
         strings = [c for c in columns if _is_string_type(pa, schema.field(c).type)]
         try:
             _check_parquet_sizes(pf.metadata, columns, row_groups, self.path)
@@ -717,6 +968,7 @@ class Input:
             raise InputError(f"{self.path}: not a readable parquet file ({_one_line(exc)})") from None
         size = os.path.getsize(self.path)
         texts_cache, ids_cache = _DictionaryCache(pa, MAX_CHARS + 1), _DictionaryCache(pa, None)
+        kept_caches = [_DictionaryCache(pa, MAX_CHARS) for _ in kept]
         n, produced = first - 1, 0
         while True:
             try:
@@ -724,7 +976,13 @@ class Input:
                 if batch is None:
                     return
                 texts, chars = texts_cache.cells(batch.column(0))
-                ids = ids_cache.cells(batch.column(1))[0] if self.id_column else [None] * len(texts)
+                ids = ids_cache.cells(batch.column(1))[0] if ii is not None else [None] * len(texts)
+                first_kept = 1 + (ii is not None)
+                kept_cells = []
+                for k, cache in enumerate(kept_caches):
+                    cells, more = cache.cells(batch.column(first_kept + k))
+                    kept_cells.append(cells)
+                    chars += more  # kept text counts against the bomb limit too
             except (pa.ArrowException, OSError, ValueError) as exc:
                 raise InputError(
                     f"{self.path}: corrupted parquet data after row {n:,} ({_one_line(exc)}); "
@@ -732,20 +990,56 @@ class Input:
                 ) from None
             produced += chars
             _check_expansion(produced, size, self.path, "parquet")
-            for text, rid in zip(texts, ids, strict=True):
+            for j, (text, rid) in enumerate(zip(texts, ids, strict=True)):
                 n += 1
                 rid = None if rid is None else str(rid)
+                meta = {name: _cell_text(cells[j]) for (_, name), cells in zip(kept, kept_cells, strict=True)}
+                meta = meta or None
                 if text is None:
-                    yield Record(n, None, rid, error="empty text (null)")
+                    yield Record(n, None, rid, error="empty text (null)", meta=meta)
                 elif not isinstance(text, str):
                     yield Record(
                         n,
                         None,
                         rid,
-                        error=f"column {self.text_column!r} holds a value of type {type(text).__name__}, not text",
+                        error=f"column {names[ti]!r} holds a value of type {type(text).__name__}, not text",
+                        meta=meta,
                     )
                 else:
-                    yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
+                    yield _check_text(
+                        Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS, meta=meta)
+                    )
+
+
+def _cell_text(value) -> str | None:
+    """A spreadsheet or parquet cell as text: numbers as written (``2``, not ``2.0``), dates as ISO.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> [_cell_text(v) for v in (None, 2.0, 1.5, True, datetime.datetime(2024, 3, 1, 9, 30))]
+    [None, '2', '1.5', 'TRUE', '2024-03-01 09:30:00']
+    """
+    import datetime
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        text = "TRUE" if value else "FALSE"  # as a spreadsheet shows it
+    elif isinstance(value, float):
+        text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    elif isinstance(value, datetime.datetime):
+        if value.time() == datetime.time(0) and value.tzinfo is None:
+            text = value.date().isoformat()
+        else:
+            text = value.isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
+    elif isinstance(value, datetime.date | datetime.time):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return _UNDECODABLE.sub("\ufffd", text[:MAX_CHARS])
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:
@@ -954,7 +1248,7 @@ class _BoundedRecords:
     def __init__(self, fh, delimiter: str):
         self.fh = _LineSource(fh)
         self.delimiter = delimiter
-        self.field_end = _FIELD_END[delimiter]
+        self.field_end = _FIELD_END.get(delimiter) or re.compile("[" + re.escape(delimiter) + "\r\n]")
         # past the budget only line ends and quotes that open a field still matter
         self.skim = re.compile("[\r\n]|(?<=" + re.escape(delimiter) + ')"')
         self.lines = 0
@@ -1170,7 +1464,7 @@ class _BoundedRecords:
         return state, length, -1
 
 
-def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None) -> Iterator[Record]:
+def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None, keep=None) -> Iterator[Record]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     lines = _BoundedRecords(fh, delimiter)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
@@ -1182,15 +1476,12 @@ def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None) ->
         raise InputError(f"{path}:1: unreadable header ({exc})") from None
     lines.record_done()
     header = [(decode(h) if decode else h).strip() for h in header]
-    for name, what in ((text_column, "--text-column"), (id_column, "--id-column")):
-        if name is not None and name not in header:
-            raise InputError(
-                f"{path}: no column {name!r}; the columns are: {', '.join(header)}; pass {what} NAME"
-            )
-    ti = header.index(text_column)
-    ii = header.index(id_column) if id_column else None
+    ti = find_column(header, text_column, "--text-column", path, aliases=_text_aliases(text_column))
+    ii = find_column(header, id_column, "--id-column", path) if id_column else None
+    text_column = header[ti]
+    kept = kept_columns(header, keep, {ti, ii}, path)
     lines.expect(len(header))
-    sep = "comma" if delimiter == "," else "tab"
+    sep = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
     n = 0
     while True:
         line = lines.lines + 1
@@ -1236,7 +1527,19 @@ def _read_delimited(fh, path, delimiter, text_column, id_column, decode=None) ->
         long = cut or len(text) > MAX_CHARS
         if decode is not None:
             text = decode(text, long)
-        yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=long), decoded=True)
+        meta = _row_meta(row, kept, decode) if kept else None
+        yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=long, meta=meta), decoded=True)
+
+
+def _row_meta(row, kept, decode=None) -> dict:
+    """The kept cells of a CSV row (empty where the row is short), each cut to MAX_CHARS."""
+    meta = {}
+    for i, name in kept:
+        value = row[i] if i < len(row) else ""
+        if decode is not None:
+            value = decode(value, len(value) > MAX_CHARS)
+        meta[name] = _UNDECODABLE.sub("\ufffd", value[:MAX_CHARS])  # stray bytes cannot be written out
+    return meta
 
 
 def json_kind(value) -> str:
@@ -1253,8 +1556,43 @@ def _run_on_error(line: int, last: int) -> str:
     )
 
 
+_MISSING = object()
+
+
+def json_field(obj: dict, name: str):
+    """The value of field ``name`` of a JSON object: a key, or a dotted path into nested objects.
+
+    A key spelled exactly as ``name`` wins (``"message.body": ...``); otherwise
+    ``message.body`` is ``obj["message"]["body"]``. A missing field is ``_MISSING``.
+
+    Examples
+    --------
+    >>> json_field({"message": {"body": "hi"}}, "message.body")
+    'hi'
+    """
+    if name in obj:
+        return obj[name]
+    value = obj
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _json_cell(value) -> str | None:
+    """A JSON value as an output cell: strings as they are, numbers and booleans as JSON, the rest as JSON text."""
+    if value is None or value is _MISSING:
+        return None
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False)
+    return _UNDECODABLE.sub("\ufffd", text[:MAX_CHARS])
+
+
 def _read_jsonl(
-    fh, path, text_column, id_column, first: int = 1, checked: bool = False, decode=None
+    fh, path, text_column, id_column, first: int = 1, checked: bool = False, decode=None, keep=None
 ) -> Iterator[Record]:
     for n, (line, cut) in enumerate(_lines(fh, MAX_JSON_LINE), start=first):
         if cut:
@@ -1281,26 +1619,42 @@ def _read_jsonl(
             continue
         if not checked:
             checked = True
-            if text_column not in obj:
+            if json_field(obj, text_column) is _MISSING:
                 raise InputError(
-                    f"{path}:{n}: no field {text_column!r}; the fields are: {', '.join(obj)}; pass --text-column NAME"
+                    f"{path}:{n}: no field {text_column!r}; the fields are: {', '.join(obj)}; "
+                    "pass --text-column NAME (a nested field as outer.inner)"
                 )
-        rid = obj.get(id_column) if id_column else None
-        rid = None if rid is None else str(rid)
-        text = obj.get(text_column)
-        if text is None:
-            error = f"field {text_column!r} is null" if text_column in obj else f"no field {text_column!r}"
-            yield Record(n, None, rid, error=error)
+        rid = json_field(obj, id_column) if id_column else None
+        rid = None if rid is None or rid is _MISSING else str(rid)
+        meta = None
+        if keep:
+            skip = {text_column, text_column.split(".")[0], id_column}  # the text is not copied twice
+            names = [k for k in obj if k not in skip] if keep == "all" else keep
+            meta = {name: _json_cell(json_field(obj, name)) for name in names}
+        text = json_field(obj, text_column)
+        if text is None or text is _MISSING:
+            error = f"field {text_column!r} is null" if text is None else f"no field {text_column!r}"
+            yield Record(n, None, rid, error=error, meta=meta)
         elif not isinstance(text, str):
-            yield Record(n, None, rid, error=f"field {text_column!r} is {json_kind(text)}, not a string")
+            yield Record(
+                n, None, rid, error=f"field {text_column!r} is {json_kind(text)}, not a string", meta=meta
+            )
         else:
-            yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS))
+            yield _check_text(Record(n, text[:MAX_CHARS], rid, truncated=len(text) > MAX_CHARS, meta=meta))
 
 
 def read_records(
-    path, *, fmt: str | None = None, text_column: str = "text", id_column: str | None = None, encoding=None
+    path,
+    *,
+    fmt: str | None = None,
+    text_column: str = "text",
+    id_column: str | None = None,
+    encoding=None,
+    delimiter=None,
+    sheet=None,
+    keep=None,
 ) -> Iterator[Record]:
-    """Stream the records of one input file (see :class:`Input`).
+    """Stream the records of one input file (see :class:`Input` for the options).
 
     Examples
     --------
@@ -1310,7 +1664,16 @@ def read_records(
     >>> [(r.row, r.error) for r in read_records(p)]
     [(1, ''), (2, 'empty text')]
     """
-    return Input(path, fmt=fmt, encoding=encoding, text_column=text_column, id_column=id_column).records()
+    return Input(
+        path,
+        fmt=fmt,
+        encoding=encoding,
+        text_column=text_column,
+        id_column=id_column,
+        delimiter=delimiter,
+        sheet=sheet,
+        keep=keep,
+    ).records()
 
 
 # --- one part of an input (the Dask engine reads big files as several partitions) ------

@@ -32,7 +32,7 @@ from .errors import EXIT_TOO_MANY_ERRORS, InputError, Interrupted, counted
 from .lang import detect_languages
 from .readers import Input, Record, expand_inputs
 from .registry import LoadedModel
-from .writers import FrameWriter, check_output, output_format
+from .writers import META_COLUMN, FrameWriter, check_output, output_format
 
 CHUNK_SIZE = 4000
 OUTPUT_COLUMNS = ("source", "row", "lang", "score", "flagged", "reasons", "truncated", "error")
@@ -163,7 +163,12 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[tuple[list[Record]
 
 
 def _frame(
-    records: list[Record], result, source: str, id_column: str | None, threshold: float
+    records: list[Record],
+    result,
+    source: str,
+    id_column: str | None,
+    threshold: float,
+    include_text: bool = False,
 ) -> pd.DataFrame:
     langs, scores, reasons = result
     n = len(records)
@@ -188,6 +193,10 @@ def _frame(
     }
     if id_column:
         data[id_column] = [r.id for r in records]
+    if include_text:
+        data["text"] = [r.text for r in records]
+    if any(r.meta for r in records):  # the writer turns these into columns (see FrameWriter)
+        data[META_COLUMN] = [r.meta for r in records]
     return pd.DataFrame(data)
 
 
@@ -205,17 +214,23 @@ def check_id_column(id_column: str | None, columns=OUTPUT_COLUMNS) -> None:
         )
 
 
-def output_columns(id_column: str | None) -> list[str]:
-    """The output header: ``source, row, [id column], lang, score, flagged, reasons, truncated, error``."""
-    check_id_column(id_column)
+def output_columns(id_column: str | None, include_text: bool = False) -> list[str]:
+    """The output header: ``source, row, [id column], lang, score, flagged, reasons, truncated, error[, text]``.
+
+    Kept input columns and chat metadata follow, added by the writer (see
+    :class:`classifier.writers.FrameWriter`).
+    """
+    check_id_column(id_column, (*OUTPUT_COLUMNS, "text") if include_text else OUTPUT_COLUMNS)
     cols = list(OUTPUT_COLUMNS)
     if id_column:
         cols.insert(2, id_column)
+    if include_text:
+        cols.append("text")
     return cols
 
 
 def _score_inputs(
-    inputs: list[Input], model, threshold, jobs, chunk_size, collector=None
+    inputs: list[Input], model, threshold, jobs, chunk_size, collector=None, include_text=False
 ) -> Iterator[tuple[Input, pd.DataFrame]]:
     def tagged():
         for source in inputs:
@@ -224,7 +239,7 @@ def _score_inputs(
 
     with _Engine(model.scorer, threshold, jobs) as engine:
         for (source, records), result in engine.map(tagged()):
-            frame = _frame(records, result, source.path, source.id_column, threshold)
+            frame = _frame(records, result, source.path, source.id_column, threshold, include_text)
             if collector is not None:  # e.g. batch_report.BatchReport: it needs the texts, which frames lack
                 collector.add(source.path, records, frame)
             yield source, frame
@@ -290,6 +305,7 @@ class ScoreSummary:
     encodings: dict = field(default_factory=dict)
     max_errors: int | None = None  # None: a run fails only when every row failed
     skipped: dict = field(default_factory=dict)  # --by-file entries not read, by reason
+    dropped_meta: dict = field(default_factory=dict)  # meta keys first seen after the header, rows
 
     @property
     def rate(self) -> float:
@@ -311,6 +327,9 @@ class ScoreSummary:
         )
         if self.written != self.rows:
             text += f"; {self.written:,} rows written"
+        if self.dropped_meta:
+            names = ", ".join(f"{k!r} ({counted(v, 'row')})" for k, v in self.dropped_meta.items())
+            text += f"; columns that first appeared after the output's header were not written: {names}"
         if self.skipped:
             n = sum(self.skipped.values())
             reasons = ", ".join(f"{count:,} {reason}" for reason, count in sorted(self.skipped.items()))
@@ -345,6 +364,11 @@ def score_files(
     checked: bool = False,
     collector=None,
     max_errors: int | None = None,
+    text_columns: dict | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    keep=None,
+    include_text: bool = False,
 ) -> ScoreSummary:
     """Score inputs into one output (standard output when ``output`` is None).
 
@@ -359,6 +383,11 @@ def score_files(
     ``max_errors`` goes to the summary, whose ``too_many_errors`` says whether the run
     failed (the output is written all the same).
 
+    ``text_columns`` maps an input (as given in ``inputs``) to its own text column;
+    ``delimiter``, ``sheet`` and ``keep`` are as in :class:`classifier.readers.Input`.
+    ``include_text`` adds the message as a ``text`` column (``score --only-flagged``
+    sets it by default).
+
     Returns
     -------
     ScoreSummary
@@ -369,16 +398,25 @@ def score_files(
         On Ctrl-C, saying what was written: nothing to a file (the output is atomic),
         or how many rows went to standard output.
     """
-    check_id_column(id_column)
+    columns = output_columns(id_column, include_text)  # refuses an id column named like one of them
     paths = expand_inputs(inputs)
     check_output(output, paths)
     model = _default_model(model)
     threshold = model.threshold if threshold is None else threshold
     if jobs is None:
         jobs = os.cpu_count() or 1
+    text_columns = text_columns or {}
     sources = [
         Input(
-            p, fmt=in_format, encoding=encoding, text_column=text_column, id_column=id_column, by_file=by_file
+            p,
+            fmt=in_format,
+            encoding=encoding,
+            text_column=text_columns.get(p, text_column),
+            id_column=id_column,
+            by_file=by_file,
+            delimiter=delimiter,
+            sheet=sheet,
+            keep=keep,
         )
         for p in paths
     ]
@@ -392,10 +430,11 @@ def score_files(
         from tqdm import tqdm
 
         bar = tqdm(unit=" msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-    writer = FrameWriter(output, output_format(output, out_format), output_columns(id_column))
+    writer = FrameWriter(output, output_format(output, out_format), columns)
     try:
         with writer:
-            for source, frame in _score_inputs(sources, model, threshold, jobs, chunk_size, collector):
+            scored = _score_inputs(sources, model, threshold, jobs, chunk_size, collector, include_text)
+            for source, frame in scored:
                 errors = int((frame["error"] != "").sum())
                 flagged = int((frame["flagged"] == True).sum())  # noqa: E712 - None for error rows
                 summary.rows += len(frame)
@@ -404,9 +443,10 @@ def score_files(
                 summary.flagged += flagged
                 if source.encoding:
                     summary.encodings[source.path] = source.encoding
+                whole = frame
                 if only_flagged:
                     frame = frame[(frame["flagged"] == True) | (frame["error"] != "")]  # noqa: E712
-                writer.write(frame)
+                writer.write(frame, columns_from=whole)
                 summary.written += len(frame)
                 if bar is not None:
                     bar.update(summary.rows - bar.n)
@@ -416,6 +456,7 @@ def score_files(
         if bar is not None:
             bar.close()
     summary.seconds = time.perf_counter() - start
+    summary.dropped_meta = dict(writer.dropped_meta)
     for source in sources:  # filled once a --by-file folder has been read
         for reason, count in getattr(source, "skipped", {}).items():
             summary.skipped[reason] = summary.skipped.get(reason, 0) + count

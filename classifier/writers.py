@@ -38,6 +38,11 @@ from ._files import WRITE_ERRNOS, default_mode, write_failure
 from .errors import InputError
 
 OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
+# A frame column of per-row dicts (Record.meta: kept input columns, chat metadata), which
+# the writer spreads into columns of their own; never written under this name.
+META_COLUMN = "\0meta"
+# The prefix of a kept input column named like one of ours (score -> input_score).
+INPUT_PREFIX = "input_"
 # Columns whose CSV cells the writer formats itself (numbers, true/false): never text.
 _FORMATTED = frozenset({"row", "score", "flagged", "truncated"})
 
@@ -50,6 +55,11 @@ def output_format(path: str | None, fmt: str | None) -> str:
         suffix = Path(path).suffix.lower().lstrip(".")
         return {"jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}.get(suffix, "csv")
     return "csv"
+
+
+def _cell(value) -> str | None:
+    """A meta value as a text cell (None stays empty)."""
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _is_stdout(path) -> bool:
@@ -228,6 +238,14 @@ class FrameWriter:
     columns : list of str
         Output columns, in order.
 
+    Frames may carry :data:`META_COLUMN`, a dict (or None) per row: kept input columns
+    and chat metadata. Their keys become columns after ``columns``, in the order of
+    the first row that has any, in the first chunk written (or in ``columns_from`` of
+    that :meth:`write`); a key named like an output column is written as
+    ``input_KEY``. That set is fixed with the header: a key that first appears later
+    is not written, and :attr:`dropped_meta` counts the rows that had it. Meta cells
+    are text, and in CSV neutralised against formulas like every text cell.
+
     Use as a context manager; the file appears only if the block completes.
     """
 
@@ -237,6 +255,8 @@ class FrameWriter:
         if fmt == "parquet" and (path is None or str(path) == "-"):
             raise InputError("parquet output needs a file: pass -o FILE.parquet")
         self.path, self.fmt, self.columns = path, fmt, list(columns)
+        self.meta_columns: list[tuple[str, str]] | None = None  # (key, column), fixed at the first write
+        self.dropped_meta: dict[str, int] = {}
         self._stack = contextlib.ExitStack()
         self._header = True
         self._parquet = None
@@ -275,9 +295,45 @@ class FrameWriter:
     def _empty(self):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in self.columns})
 
-    def write(self, frame: pd.DataFrame) -> None:
-        """Append one chunk (only ``columns``, in order)."""
-        frame = frame[self.columns]
+    def _fix_meta(self, frame: pd.DataFrame | None) -> None:
+        """Fix the meta columns from the first row of ``frame`` that has meta (none if none does)."""
+        first = None
+        if frame is not None and META_COLUMN in frame:
+            first = next((m for m in frame[META_COLUMN].tolist() if m), None)
+        taken = set(self.columns)
+        self.meta_columns = []
+        for key in first or ():
+            name = key
+            while name in taken:
+                name = INPUT_PREFIX + name
+            taken.add(name)
+            self.meta_columns.append((key, name))
+        self.columns += [name for _, name in self.meta_columns]
+
+    def _spread_meta(self, frame: pd.DataFrame) -> pd.DataFrame:
+        metas = frame[META_COLUMN].tolist() if META_COLUMN in frame else [None] * len(frame)
+        frame = frame.drop(columns=[META_COLUMN], errors="ignore")
+        if not self.meta_columns and not any(metas):
+            return frame
+        frame = frame.copy()
+        keys = {key for key, _ in self.meta_columns}
+        for key, name in self.meta_columns:
+            frame[name] = [_cell(m.get(key)) if m else None for m in metas]
+        for m in metas:
+            for key in m or ():
+                if key not in keys:
+                    self.dropped_meta[key] = self.dropped_meta.get(key, 0) + 1
+        return frame
+
+    def write(self, frame: pd.DataFrame, *, columns_from: pd.DataFrame | None = None) -> None:
+        """Append one chunk (only ``columns``, in order, then the meta columns).
+
+        ``columns_from``: the chunk before it was filtered (``--only-flagged``), whose
+        meta fixes the meta columns on the first write.
+        """
+        if self.meta_columns is None:
+            self._fix_meta(frame if columns_from is None else columns_from)
+        frame = self._spread_meta(frame)[self.columns]
         if self.fmt == "parquet":
             self._write_parquet(frame)
             self.rows += len(frame)

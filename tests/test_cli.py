@@ -68,11 +68,11 @@ def test_score_trains_default_model_first_then_reuses_it(home):
         (
             ["score", "notes.docx"],
             "Error: notes.docx: unknown file type '.docx'; use .txt (one message per line), .csv, .tsv, .jsonl, "
-            ".ndjson or .parquet (optionally .gz), or pass --input-format",
+            ".ndjson, .parquet (optionally .gz) or .xlsx, or pass --input-format",
         ),
         (
             ["score", "m.csv"],
-            "Error: m.csv: no column 'text'; the columns are: id, body; pass --text-column NAME",
+            "Error: m.csv: no column 'text'; the columns are: id, body; pass --text-column NAME or NUMBER",
         ),
     ],
 )
