@@ -508,8 +508,11 @@ def check_summary_path(path, inputs, output) -> None:
     if path is None:
         return
     if output is not None and str(output) != "-":
-        if Path(path).resolve() == Path(output).resolve():
+        resolved, out = Path(path).resolve(), Path(output).resolve()
+        if resolved == out:
             raise InputError(f"--summary-json is the -o file {output}; write the summary to another file")
+        if out in resolved.parents:  # a Dask output folder holds its parts and nothing else
+            raise InputError(f"--summary-json is inside the output folder {output}; write it elsewhere")
     check_output(path, expand_inputs(inputs), option="--summary-json")
 
 

@@ -12,7 +12,7 @@ from classifier.cli import cli
 
 from .conftest import NEGATIVES, POSITIVES, model_opts, tiny_rows, write_store
 
-FORMULA = "=HYPERLINK(\"http://evil.example\",\"click\")"
+FORMULA = '=HYPERLINK("http://evil.example","click")'
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_xlsx_cuts_a_cell_past_excels_limit_and_says_so(tmp_path):
 
 
 def test_tsv_output_is_tab_separated(tiny_model, csv_input, tmp_path):
-    path, rows = csv_input
+    path, _ = csv_input
     out = tmp_path / "scored.tsv"
     result = _score(tiny_model, path, "--id-column", "msg_id", "-o", out)
     assert result.exit_code == 0, result.output
@@ -171,7 +171,9 @@ def test_excel_csv_has_a_bom_and_neutralised_cells(tiny_model, csv_input, tmp_pa
     assert stdout.exit_code == 0 and stdout.stdout.startswith("\ufeffsource,row,")
 
 
-@pytest.mark.parametrize(("name", "option"), [("s.jsonl", "jsonl"), ("s.xlsx", "xlsx"), ("s.parquet", "parquet")])
+@pytest.mark.parametrize(
+    ("name", "option"), [("s.jsonl", "jsonl"), ("s.xlsx", "xlsx"), ("s.parquet", "parquet")]
+)
 def test_excel_is_for_csv_only(tiny_model, csv_input, tmp_path, name, option):
     result = _score(tiny_model, csv_input[0], "-o", tmp_path / name, "--excel")
     assert result.exit_code == 2
@@ -181,7 +183,7 @@ def test_excel_is_for_csv_only(tiny_model, csv_input, tmp_path, name, option):
 
 
 def test_summary_json_counts_each_input_and_is_atomic(tiny_model, csv_input, tmp_path):
-    path, rows = csv_input
+    path, _ = csv_input
     txt = tmp_path / "m.txt"
     txt.write_text(f"{POSITIVES[1][1]}\n\n{NEGATIVES[0][2]}\n", encoding="utf-8")
     out, summary_path = tmp_path / "out.csv", tmp_path / "run" / "summary.json"
@@ -189,7 +191,9 @@ def test_summary_json_counts_each_input_and_is_atomic(tiny_model, csv_input, tmp
     assert result.exit_code == 0, result.output
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     table = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
-    flagged = {str(p): sum(r["flagged"] == "true" for r in table if r["source"] == str(p)) for p in (path, txt)}
+    flagged = {
+        str(p): sum(r["flagged"] == "true" for r in table if r["source"] == str(p)) for p in (path, txt)
+    }
     assert summary["model"] == tiny_model.version
     assert summary["threshold"] == tiny_model.threshold
     assert (summary["rows"], summary["scored"], summary["errors"]) == (8, 6, 2)
@@ -219,7 +223,9 @@ def test_quiet_prints_nothing_on_stderr(tiny_model, csv_input, tmp_path):
     assert "5 rows read" in loud.stderr
     quiet = _score(tiny_model, path, "-o", tmp_path / "b.csv", "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == ""
-    assert (tmp_path / "b.csv").read_text(encoding="utf-8") == (tmp_path / "a.csv").read_text(encoding="utf-8")
+    assert (tmp_path / "b.csv").read_text(encoding="utf-8") == (tmp_path / "a.csv").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_quiet_still_reports_errors_and_the_exit_code(tiny_model, tmp_path):
@@ -359,7 +365,9 @@ def test_evaluate_errors_lists_false_positives_and_negatives(tiny_model, tmp_pat
     scores = tiny_model.predict_proba([r["text"] for r in rows])
     flagged = scores >= tiny_model.threshold
     expected = {
-        (r["text"], int(r["label"])) for r, f in zip(rows, flagged, strict=True) if bool(f) != (int(r["label"]) == 1)
+        (r["text"], int(r["label"]))
+        for r, f in zip(rows, flagged, strict=True)
+        if bool(f) != (int(r["label"]) == 1)
     }
     assert len(expected) >= 2
     table = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
@@ -378,7 +386,10 @@ def test_evaluate_errors_lists_false_positives_and_negatives(tiny_model, tmp_pat
         cli, ["evaluate", *model_opts(tiny_model), "--data", str(data), "--errors", str(out)]
     )
     assert again.exit_code == 2
-    assert again.stderr.strip() == f"Error: {out} exists; pass --overwrite to replace it, or choose another --errors"
+    assert (
+        again.stderr.strip()
+        == f"Error: {out} exists; pass --overwrite to replace it, or choose another --errors"
+    )
     replaced = CliRunner().invoke(
         cli, ["evaluate", *model_opts(tiny_model), "--data", str(data), "--errors", str(out), "--overwrite"]
     )
@@ -393,3 +404,27 @@ def test_evaluate_errors_never_writes_over_its_data(tiny_model, tmp_path):
     )
     assert result.exit_code == 2 and "is the input" in result.stderr
     assert data.read_bytes() == before
+
+
+def test_dask_takes_quiet_and_summary_json(tiny_model, tmp_path):
+    src = tmp_path / "m.txt"
+    src.write_text(f"{POSITIVES[0][1]}\n\n{NEGATIVES[0][2]}\n", encoding="utf-8")
+    out, summary_path = tmp_path / "scored", tmp_path / "summary.json"
+    args = ["--engine", "dask", "-j", "1", "-o", out, "--summary-json", summary_path, "-q"]
+    result = _score(tiny_model, src, *args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    assert (summary["rows"], summary["scored"], summary["errors"], summary["format"]) == (3, 2, 1, "parquet")
+    assert {k: v["rows"] for k, v in summary["inputs"].items()} == {str(src): 3}
+    inside = _score(
+        tiny_model,
+        src,
+        "--engine",
+        "dask",
+        "-o",
+        tmp_path / "o2",
+        "--summary-json",
+        tmp_path / "o2" / "s.json",
+    )
+    assert inside.exit_code == 2 and "inside the output folder" in inside.stderr
