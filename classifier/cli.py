@@ -175,8 +175,11 @@ def _nan(obj):
 @click.option(
     "--format",
     "out_format",
-    type=click.Choice(["csv", "jsonl", "parquet"]),
-    help="Output format. Default: from the -o extension, else csv.",
+    type=click.Choice(["csv", "tsv", "jsonl", "parquet", "xlsx"]),
+    help="Output format. Default: from the -o extension (.csv, .tsv, .jsonl, .parquet, .xlsx); csv on stdout.",
+)
+@click.option(
+    "--excel", is_flag=True, help="CSV for Excel: UTF-8 with a BOM, so that Cyrillic opens correctly."
 )
 @_read_options
 @click.option(
@@ -240,11 +243,19 @@ def _nan(obj):
     help=f"Exit with code {EXIT_TOO_MANY_ERRORS} when more than N rows are errors (the output is still "
     "written, error rows included). Default: only when every row is an error.",
 )
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line (errors still show).")
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write the run's counts (rows read, scored, flagged, errors, per input), model and seconds as JSON.",
+)
 @_friendly
 def score(
     inputs,
     output,
     out_format,
+    excel,
     input_format,
     text_columns,
     id_column,
@@ -265,6 +276,8 @@ def score(
     overwrite,
     report_dir,
     max_errors,
+    quiet,
+    summary_json,
 ):
     """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
 
@@ -277,7 +290,9 @@ def score(
     given, lang, score (0..1), flagged (at the model's threshold or --threshold),
     reasons (the fragments that pushed the score up most) and error (why a row could
     not be scored). When no model exists yet, the default one is trained first.
-    CSV cells that a spreadsheet would run as a formula (=, +, -, @...) get a ' in front.
+    Output formats: .csv, .tsv, .jsonl, .parquet, .xlsx (typed cells, frozen header);
+    any other extension is refused. CSV cells that a spreadsheet would run as a formula
+    (=, +, -, @...) get a ' in front; --excel adds a BOM for Excel.
 
     The output is never one of the inputs. Exit code 3: every row was an error (or more
     than --max-errors were); the output is written all the same.
@@ -289,11 +304,18 @@ def score(
     from .distributed import check_request
     from .errors import InputError
     from .readers import Input, expand_inputs, parse_column_option, parse_keep
-    from .scoring import output_columns, score_files
+    from .scoring import check_summary_path, output_columns, score_files, write_summary
+    from .writers import check_excel, output_format
 
     text_column, per_input = parse_column_option(text_columns, expand_inputs(inputs))
     keep = parse_keep(keep)
-    if engine == "dask":
+    if engine == "dask":  # its parts are what every engine writes; --quiet and --summary-json work there too
+        for given, name in ((out_format in ("tsv", "xlsx"), f"--format {out_format}"), (excel, "--excel")):
+            if given:
+                raise InputError(
+                    f"{name} is not supported with --engine dask (its parts are parquet, csv or jsonl); "
+                    "score with the local engine"
+                )
         given = {"--keep": keep, "--include-text": include_text, "--delimiter": delimiter, "--sheet": sheet,
                  "--text-column PATH=COLUMN": per_input}  # fmt: skip
         for option, value in given.items():
@@ -313,6 +335,13 @@ def score(
         out_format=out_format,
         id_column=id_column,
     )
+    if engine != "dask":
+        fmt = output_format(output, out_format)  # an extension that says no format is refused here
+        if excel:
+            check_excel(fmt)
+    else:
+        fmt = out_format or "parquet"
+    check_summary_path(summary_json, inputs, output)
     for path in expand_inputs(inputs):  # refuse unusable inputs before any work
         Input(
             path,
@@ -330,10 +359,10 @@ def score(
         from .report_page import require_matplotlib
 
         require_matplotlib()  # before a model is loaded, or trained
-    model = _load_model(model_ref, models_dir)
+    model = _load_model(model_ref, models_dir, quiet=quiet)
     flag_at = model.threshold if threshold is None else threshold
     collector = BatchReport(threshold=flag_at, model_version=model.version) if report_dir else None
-    run, extra = score_files, {}
+    run, extra = score_files, {"excel": excel}
     if engine == "dask":  # the same options; the output is a folder of parts
         from .distributed import score_distributed as run
 
@@ -351,7 +380,7 @@ def score(
         threshold=threshold,
         jobs=jobs,
         only_flagged=only_flagged,
-        progress=not no_progress and sys.stderr.isatty(),
+        progress=not (no_progress or quiet) and sys.stderr.isatty(),
         checked=True,  # checked above, before the model was loaded or trained
         collector=collector,
         max_errors=max_errors,
@@ -366,9 +395,16 @@ def score(
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
     note = f", input encoding {', '.join(legacy)}" if legacy else ""
-    click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
+    if not quiet:
+        click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
     if collector is not None:
-        click.echo(f"report: {collector.write(report_dir, seconds=summary.seconds)}", err=True)
+        page = collector.write(report_dir, seconds=summary.seconds)
+        if not quiet:
+            click.echo(f"report: {page}", err=True)
+    if summary_json:
+        write_summary(
+            summary, summary_json, model_version=model.version, threshold=flag_at, output=output, fmt=fmt
+        )
     if summary.too_many_errors:  # the summary line says so; the output is kept for its error rows
         sys.exit(EXIT_TOO_MANY_ERRORS)
 
@@ -387,26 +423,56 @@ def score(
 @click.option(
     "--report", "report_dir", type=click.Path(file_okay=False), help="Write DIR/report.html with PNG plots."
 )
+@click.option(
+    "--errors",
+    "errors_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the false positives and false negatives (text, label, score, category, writer, source) "
+    "to FILE (.csv, .tsv, .xlsx or .jsonl) for review.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --errors file (it may hold your notes).")
 @_friendly
-def evaluate(model_ref, models_dir, data, report_dir):
+def evaluate(model_ref, models_dir, data, report_dir, errors_file, overwrite):
     """Measure a model on labelled data; print a summary and optionally write an HTML report.
 
     Prints precision, recall, F1, PR-AUC and false-positive rate at the model's
     threshold, overall, per language and per category. With --report DIR, also writes
     DIR/report.html with a precision-recall curve, a reliability diagram, the
     confusion matrix, score histograms per class, the tables and the model card.
+    With --errors FILE, also writes the misclassified rows for review: false
+    positives (highest score first), then false negatives (lowest first). An existing
+    FILE is kept unless --overwrite.
 
     Example:
 
         coercion-classifier evaluate --data datasets/heldout --report reports/heldout
     """
-    from .report import evaluate_model, format_evaluation, read_evaluation_data, require_matplotlib
+    from .report import (
+        evaluate_model,
+        format_evaluation,
+        misclassified,
+        read_evaluation_data,
+        require_matplotlib,
+    )
+    from .writers import check_output, output_format, write_table
 
     if report_dir:
         require_matplotlib()
     labelled = read_evaluation_data(list(data) or None)  # bad data fails before a model is loaded
+    if errors_file:
+        output_format(errors_file, None)  # an extension that says no format is refused before the work
+        check_output(errors_file, labelled.files, overwrite=overwrite, option="--errors")
     result = evaluate_model(_load_model(model_ref, models_dir), labelled)
     click.echo(format_evaluation(result))
+    if errors_file:
+        wrong = misclassified(result)
+        write_table(wrong, errors_file, overwrite=overwrite, title="errors")
+        fp = int((wrong["kind"] == "false positive").sum())
+        click.echo(
+            f"{counted(len(wrong), 'misclassified row')} written to {errors_file} "
+            f"({counted(fp, 'false positive')}, {counted(len(wrong) - fp, 'false negative')})"
+        )
     if report_dir:
         from .report import write_evaluation_report
 
@@ -414,7 +480,7 @@ def evaluate(model_ref, models_dir, data, report_dir):
 
 
 @cli.command()
-@click.argument("text")
+@click.argument("text", required=False)
 @click.option(
     "--model", "model_ref", help="Model version in the registry (or models/VERSION). Default: current."
 )
@@ -422,40 +488,62 @@ def evaluate(model_ref, models_dir, data, report_dir):
 @click.option(
     "--top", type=click.IntRange(min=1), default=10, show_default=True, help="Features to list each way."
 )
+@click.option(
+    "--file",
+    "file_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Explain a row of this file instead: an input of score, or a scored file with the text.",
+)
+@click.option("--row", type=int, metavar="N", help="With --file: the row, numbered as score's row column.")
+@click.option("--text-column", default="text", show_default=True, help="With --file: the column of the text.")
 @_friendly
-def explain(text, model_ref, models_dir, top):
+def explain(text, model_ref, models_dir, top, file_path, row, text_column):
     """Explain TEXT's score: the words and character fragments that pushed it up and down.
 
     Lists each n-gram of the (normalised) text with its contribution, tf-idf times the
     model's weight; the contributions plus the intercept give the decision value, whose
-    Platt scaling is the score. Pass - to read the text from standard input.
+    Platt scaling is the score. Pass - to read the text from standard input, or
+    --file F --row N for row N of F (an input file, or a scored file that has the
+    text), numbered as score numbers rows.
 
     Example:
 
         coercion-classifier explain "Мамо, виходьте на Майдан, нас тут покинули" --top 5
     """
+    from .errors import InputError
     from .explain import explain as run
-    from .explain import format_explanation
+    from .explain import format_explanation, row_text
     from .readers import MAX_CHARS
 
+    if (text is None) == (file_path is None):
+        raise InputError("explain needs either TEXT or --file F --row N (not both)")
+    if file_path is not None and row is None:
+        raise InputError("--file needs --row N (the row number that score gives)")
+    if file_path is None and row is not None:
+        raise InputError("--row needs --file F")
     truncated = False
-    if text == "-":
+    if file_path is not None:
+        text, truncated = row_text(file_path, row, text_column=text_column)
+    elif text == "-":
         text = sys.stdin.read(MAX_CHARS + 1)
     if len(text) > MAX_CHARS:
         text, truncated = text[:MAX_CHARS], True
-    click.echo(format_explanation(run(text, _load_model(model_ref, models_dir)), top=top))
+    explanation = run(text, _load_model(model_ref, models_dir))
+    if file_path is not None:
+        click.echo(f"{file_path} row {row}")
+    click.echo(format_explanation(explanation, top=top))
     if truncated:
         click.echo(f"note: only the first {MAX_CHARS:,} characters were explained, as score does", err=True)
 
 
-def _load_model(model_ref, models_dir):
+def _load_model(model_ref, models_dir, *, quiet=False):
     """The model to score with: a version (or models/VERSION), or the current one (trained on a first run)."""
     from .registry import Registry
 
     registry = Registry(models_dir or config.models_dir())
     if model_ref:
         return registry.load(registry.resolve_version(model_ref))
-    return registry.load_or_train(announce=lambda message: click.echo(message, err=True))
+    return registry.load_or_train(announce=lambda message: quiet or click.echo(message, err=True))
 
 
 @cli.group()

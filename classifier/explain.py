@@ -319,3 +319,103 @@ def format_explanation(e: Explanation, top: int = 10) -> str:
         "note: features are hashed; a weight may also carry other training n-grams that share its column"
     )
     return "\n".join(lines)
+
+
+def row_text(path, row: int, *, text_column: str = "text") -> tuple[str, bool]:
+    """The text of row ``row`` of a scored file or an input file, numbered as ``score`` numbers rows.
+
+    An input file's rows are its records (1-based lines of txt and jsonl, records after
+    the header of csv and tsv, as in ``score``'s ``row`` column). A scored file (it has
+    ``row`` and ``score`` columns) is looked up by its ``row`` column and needs the
+    message text (``score --include-text``); its CSV cells are unescaped first (see
+    :mod:`classifier._cells`). The file is streamed: only the row asked for is kept.
+
+    Parameters
+    ----------
+    path : path-like
+    row : int
+    text_column : str, default="text"
+
+    Returns
+    -------
+    (str, bool)
+        The text, and whether the reader cut it to :data:`classifier.readers.MAX_CHARS`.
+
+    Raises
+    ------
+    InputError
+        A row out of range, one that is an error row, no text column, or (in a scored
+        file) a row number that more than one input has.
+    """
+    from ._cells import unescape_cell
+    from .readers import Input
+
+    path = str(path)
+    if row < 1:
+        raise InputError(f"--row counts from 1 (the row number that score gives), not {row}")
+    if _is_scored(path):
+        found = _scored_row(path, row, text_column)
+        text = unescape_cell(found.text) if Input(path).format in ("csv", "tsv") else found.text
+        return text, found.truncated
+    source = Input(path, text_column=text_column)
+    source.check()
+    last = 0
+    records = source.records()
+    try:
+        for record in records:
+            if record.row == row:
+                if record.error:
+                    raise InputError(f"{path} row {row} has no text to explain ({record.error})")
+                return record.text, record.truncated
+            last = record.row
+    finally:
+        records.close()
+    if not last:
+        raise InputError(f"{path} has no rows")
+    raise InputError(f"{path} has {last:,} rows; pass --row from 1 to {last:,}")
+
+
+def _is_scored(path: str) -> bool:
+    """Whether ``path`` has the ``row`` and ``score`` columns of a ``score`` output."""
+    from .readers import Input
+
+    try:
+        source = Input(path, text_column="score", id_column="row")
+        if source.format == "txt":
+            return False
+        source.check()
+    except InputError:
+        return False
+    return True
+
+
+def _scored_row(path: str, row: int, text_column: str):
+    from .readers import Input
+
+    source = Input(path, text_column=text_column, id_column="row")
+    try:
+        source.check()
+    except InputError:
+        raise InputError(
+            f"{path} is a scored file without the message text; score with --include-text, "
+            "or explain the input file named in its source column"
+        ) from None
+    found, seen = None, []  # seen: the lowest and highest row numbers, for the message
+    for record in source.records():
+        if record.id != str(row):
+            if record.id and record.id.isdigit():
+                number = int(record.id)
+                seen = [min(seen[0], number), max(seen[1], number)] if seen else [number, number]
+            continue
+        if found is not None:
+            raise InputError(
+                f"{path} has a row {row} for more than one input; explain the input file named in its "
+                "source column"
+            )
+        found = record
+    if found is None:
+        span = f" (its rows go from {seen[0]:,} to {seen[1]:,})" if seen else ""
+        raise InputError(f"{path} has no row {row}{span}")
+    if found.error or found.text is None:
+        raise InputError(f"{path} row {row} has no text to explain ({found.error or 'empty text'})")
+    return found

@@ -780,6 +780,20 @@ class Input:
         """Rows (files, by-file) of a single-byte legacy file that were UTF-8, read as UTF-8."""
         return self._recoded_files + (self._decoder.recoded if self._decoder is not None else 0)
 
+    def position(self) -> int | None:
+        """Bytes of the file read so far (compressed bytes for gzip), while :meth:`records` reads it.
+
+        None before and after, and for Parquet and by-file folders. Reading runs a buffer
+        ahead of the records handed out: a position for progress bars, not an offset.
+        """
+        raw = getattr(self, "_raw", None)
+        if raw is None or raw.closed:
+            return None
+        try:
+            return raw.tell()
+        except (OSError, ValueError):
+            return None
+
     def check(self) -> None:
         """Read the first record, so that a missing text column is refused before any work.
 
@@ -831,6 +845,7 @@ class Input:
             stream = io.BufferedReader(_Prefixed(kept, raw), buffer_size=1 << 16)
         else:
             raw = stream = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")
+        self._raw = raw  # for position()
         try:
             yield from self._read_stream(stream)
         finally:

@@ -36,6 +36,7 @@ __all__ = [
     "EvaluationData",
     "evaluate_model",
     "format_evaluation",
+    "misclassified",
     "read_evaluation_data",
     "require_matplotlib",
     "write_evaluation_report",
@@ -129,6 +130,7 @@ def read_evaluation_data(paths=None) -> EvaluationData:
                     "lang": [row.get("lang", "").strip() for row in rows],
                     "category": [row.get("category", "").strip() for row in rows],
                     "writer": [row.get("writer", "").strip() for row in rows],
+                    "source": [(row.get("source") or "").strip() for row in rows],
                 }
             )
         )
@@ -217,6 +219,31 @@ def evaluate_model(model, data: EvaluationData, *, threshold: float | None = Non
         trained_on=[str(f) for f in data.files if f.resolve() in trained],
         by_writer=metrics_by(frame[frame["writer"] != ""], "writer", threshold),
     )
+
+
+def misclassified(result: Evaluation) -> pd.DataFrame:
+    """An evaluation's false positives (highest score first), then its false negatives (lowest first).
+
+    Parameters
+    ----------
+    result : Evaluation
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``kind`` (``false positive`` or ``false negative``), ``text``, ``label``,
+        ``score``, ``category``, ``lang``, and ``writer`` and ``source`` when the data
+        names them: what ``evaluate --errors FILE`` writes for review.
+    """
+    frame = result.data.frame
+    flagged = frame["score"] >= result.threshold
+    fp = frame[flagged & (frame["label"] == 0)].sort_values("score", ascending=False, kind="stable")
+    fn = frame[~flagged & (frame["label"] == 1)].sort_values("score", kind="stable")
+    columns = ["text", "label", "score", "category", "lang"]
+    columns += [c for c in ("writer", "source") if c in frame and (frame[c] != "").any()]
+    out = pd.concat([fp[columns], fn[columns]], ignore_index=True)
+    out.insert(0, "kind", ["false positive"] * len(fp) + ["false negative"] * len(fn))
+    return out
 
 
 _METRIC_HEADER = ["n", "positives", "flagged", "precision", "recall", "false-positive rate"]

@@ -24,13 +24,14 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import EXIT_TOO_MANY_ERRORS, InputError, Interrupted, counted
 from .lang import detect_languages
-from .readers import Input, Record, expand_inputs
+from .readers import Input, Record, expand_inputs, one_pass
 from .registry import LoadedModel
 from .writers import META_COLUMN, FrameWriter, check_output, output_format
 
@@ -231,18 +232,20 @@ def output_columns(id_column: str | None, include_text: bool = False) -> list[st
 
 def _score_inputs(
     inputs: list[Input], model, threshold, jobs, chunk_size, collector=None, include_text=False
-) -> Iterator[tuple[Input, pd.DataFrame]]:
+) -> Iterator[tuple[Input, pd.DataFrame, int | None]]:
+    """``(input, frame, bytes of the input read when the chunk was)`` for every chunk, in order."""
+
     def tagged():
         for source in inputs:
             for records, texts in _chunks(source.records(), chunk_size):
-                yield (source, records), texts
+                yield (source, records, source.position()), texts
 
     with _Engine(model.scorer, threshold, jobs) as engine:
-        for (source, records), result in engine.map(tagged()):
+        for (source, records, position), result in engine.map(tagged()):
             frame = _frame(records, result, source.path, source.id_column, threshold, include_text)
             if collector is not None:  # e.g. batch_report.BatchReport: it needs the texts, which frames lack
                 collector.add(source.path, records, frame)
-            yield source, frame
+            yield source, frame, position
 
 
 def score_file(
@@ -288,7 +291,7 @@ def score_file(
     source = Input(
         path, fmt=fmt, encoding=encoding, text_column=text_column, id_column=id_column, by_file=by_file
     )
-    for _, frame in _score_inputs([source], model, threshold, jobs, chunk_size):
+    for _, frame, _ in _score_inputs([source], model, threshold, jobs, chunk_size):
         yield frame
 
 
@@ -306,6 +309,7 @@ class ScoreSummary:
     max_errors: int | None = None  # None: a run fails only when every row failed
     skipped: dict = field(default_factory=dict)  # --by-file entries not read, by reason
     dropped_meta: dict = field(default_factory=dict)  # meta keys first seen after the header, rows
+    sources: dict = field(default_factory=dict)  # per input: rows, scored, flagged, errors
 
     @property
     def rate(self) -> float:
@@ -369,6 +373,7 @@ def score_files(
     sheet: str | None = None,
     keep=None,
     include_text: bool = False,
+    excel: bool = False,
 ) -> ScoreSummary:
     """Score inputs into one output (standard output when ``output`` is None).
 
@@ -381,7 +386,11 @@ def score_files(
     ``collector.add(source, records, frame)`` for every scored chunk, before
     ``only_flagged`` filters it (see :class:`classifier.batch_report.BatchReport`).
     ``max_errors`` goes to the summary, whose ``too_many_errors`` says whether the run
-    failed (the output is written all the same).
+    failed (the output is written all the same). The output's format is ``out_format``
+    or its extension's (:func:`classifier.writers.output_format`); ``excel`` starts a
+    CSV or TSV with a UTF-8 BOM. The progress bar shows percent and time left when every
+    input is a regular txt, csv, tsv or jsonl file (gzip too), by bytes read; otherwise it
+    counts messages.
 
     ``text_columns`` maps an input (as given in ``inputs``) to its own text column;
     ``delimiter``, ``sheet`` and ``keep`` are as in :class:`classifier.readers.Input`.
@@ -425,22 +434,26 @@ def score_files(
             source.check()
     summary = ScoreSummary(max_errors=max_errors)
     start = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(unit=" msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-    writer = FrameWriter(output, output_format(output, out_format), columns)
+    writer = FrameWriter(output, output_format(output, out_format), columns, excel=excel)
+    bar = _Progress(sources) if progress else None
     try:
         with writer:
-            scored = _score_inputs(sources, model, threshold, jobs, chunk_size, collector, include_text)
-            for source, frame in scored:
+            for source, frame, position in _score_inputs(
+                sources, model, threshold, jobs, chunk_size, collector, include_text
+            ):
                 errors = int((frame["error"] != "").sum())
                 flagged = int((frame["flagged"] == True).sum())  # noqa: E712 - None for error rows
                 summary.rows += len(frame)
                 summary.errors += errors
                 summary.scored += len(frame) - errors
                 summary.flagged += flagged
+                per = summary.sources.setdefault(
+                    source.path, dict.fromkeys(("rows", "scored", "flagged", "errors"), 0)
+                )
+                per["rows"] += len(frame)
+                per["scored"] += len(frame) - errors
+                per["flagged"] += flagged
+                per["errors"] += errors
                 if source.encoding:
                     summary.encodings[source.path] = source.encoding
                 whole = frame
@@ -449,7 +462,9 @@ def score_files(
                 writer.write(frame, columns_from=whole)
                 summary.written += len(frame)
                 if bar is not None:
-                    bar.update(summary.rows - bar.n)
+                    bar.advance(source, position, summary.rows)
+        if bar is not None:
+            bar.finish(summary.rows)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted(output, writer)) from None
     finally:
@@ -461,6 +476,114 @@ def score_files(
         for reason, count in getattr(source, "skipped", {}).items():
             summary.skipped[reason] = summary.skipped.get(reason, 0) + count
     return summary
+
+
+_SIZED_FORMATS = frozenset({"txt", "csv", "tsv", "jsonl"})
+
+
+class _Progress:
+    """The progress bar of :func:`score_files`: by bytes when the inputs' sizes are known, else by messages."""
+
+    def __init__(self, sources: list[Input]):
+        from tqdm import tqdm
+
+        sizes = _input_sizes(sources)
+        self.offsets = {}
+        if sizes is None:
+            self.bar = tqdm(
+                unit=" msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5
+            )
+            self.sizes = None
+            return
+        done = 0
+        for source, size in zip(sources, sizes, strict=True):
+            self.offsets[id(source)] = (done, size)
+            done += size
+        self.sizes = sizes
+        self.bar = tqdm(
+            total=done, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, dynamic_ncols=True,
+            mininterval=0.5,
+        )  # fmt: skip
+
+    def advance(self, source: Input, position: int | None, rows: int) -> None:
+        if self.sizes is None:
+            self.bar.update(rows - self.bar.n)
+            return
+        before, size = self.offsets[id(source)]
+        read = size if position is None else min(position, size)  # None: the file was read to its end
+        self.bar.set_postfix_str(f"{rows:,} msg", refresh=False)
+        self.bar.update(max(0, before + read - self.bar.n))
+
+    def finish(self, rows: int) -> None:
+        if self.sizes is None:
+            self.bar.update(rows - self.bar.n)
+            return
+        self.bar.set_postfix_str(f"{rows:,} msg", refresh=False)
+        self.bar.update(self.bar.total - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _input_sizes(sources: list[Input]) -> list[int] | None:
+    """Each input's size in bytes, or None unless every input is a regular file read as a stream."""
+    sizes = []
+    for source in sources:
+        if source.by_file or source.format not in _SIZED_FORMATS or one_pass(source.path):
+            return None
+        try:
+            sizes.append(os.stat(source.path).st_size)
+        except OSError:
+            return None
+    return sizes if sum(sizes) > 0 else None
+
+
+def check_summary_path(path, inputs, output) -> None:
+    """Refuse a ``--summary-json`` file that is an input, the output, or in the project's folders.
+
+    Raises
+    ------
+    InputError
+    """
+    if path is None:
+        return
+    if output is not None and str(output) != "-":
+        resolved, out = Path(path).resolve(), Path(output).resolve()
+        if resolved == out:
+            raise InputError(f"--summary-json is the -o file {output}; write the summary to another file")
+        if out in resolved.parents:  # a Dask output folder holds its parts and nothing else
+            raise InputError(f"--summary-json is inside the output folder {output}; write it elsewhere")
+    check_output(path, expand_inputs(inputs), option="--summary-json")
+
+
+def summary_record(summary: ScoreSummary, *, model_version: str, threshold: float, output, fmt: str) -> dict:
+    """What ``score --summary-json FILE`` writes: the run's counts, per input, model and seconds."""
+    return {
+        "model": str(model_version),
+        "threshold": threshold,
+        "output": "-" if output is None else str(output),
+        "format": fmt,
+        "rows": summary.rows,
+        "scored": summary.scored,
+        "flagged": summary.flagged,
+        "errors": summary.errors,
+        "written": summary.written,
+        "seconds": round(summary.seconds, 3),
+        "too_many_errors": summary.too_many_errors,
+        "inputs": summary.sources,
+        "encodings": summary.encodings,
+        "skipped": summary.skipped,
+    }
+
+
+def write_summary(summary: ScoreSummary, path, **record) -> None:
+    """Write :func:`summary_record` as JSON to ``path``, atomically (``record``: its keyword arguments)."""
+    import json
+
+    from .writers import atomic_text_output
+
+    with atomic_text_output(path) as fh:
+        fh.write(json.dumps(summary_record(summary, **record), indent=2, ensure_ascii=False) + "\n")
 
 
 def _interrupted(output, writer: FrameWriter) -> str:

@@ -1,4 +1,4 @@
-"""Streaming, atomic output in CSV, JSON Lines or Parquet.
+"""Streaming, atomic output in CSV, TSV, JSON Lines, Parquet or XLSX.
 
 Output goes to a temporary file beside the target and is renamed into place only when
 the run completes: an interrupted run (an exception, Ctrl-C, a kill) never leaves a
@@ -11,10 +11,14 @@ refuses, before any work, an output that is one of the inputs (however it is spe
 symlinks and hard links too) or lies inside an input folder, and an existing file that
 the caller may not replace.
 
-CSV is written for people, who open it in a spreadsheet: its text cells go through
-:func:`classifier._cells.escape_cell`, so that no cell runs as a formula
-(``classifier._cells.unescape_cell`` gives the exact text back). JSON Lines and Parquet
-are for programs and hold the exact values.
+CSV and TSV are written for people, who open them in a spreadsheet: their text cells go
+through :func:`classifier._cells.escape_cell`, so that no cell runs as a formula
+(``classifier._cells.unescape_cell`` gives the exact text back); ``excel=True`` adds a
+UTF-8 BOM, without which Excel reads UTF-8 Cyrillic as cp1252. XLSX (openpyxl's
+write-only mode, in constant memory) holds the exact text in text cells: a cell that
+:func:`~classifier._cells.escape_cell` would escape is a string cell with Excel's own
+quote prefix, so it is shown as typed and never evaluated, not even when edited. JSON
+Lines and Parquet are for programs and hold the exact values.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import errno
 import io
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -33,28 +38,57 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._cells import escape_frame
+from ._cells import escape_cell, escape_frame
 from ._files import WRITE_ERRNOS, default_mode, write_failure
 from .errors import InputError
 
+# What every engine writes (the Dask engine's parts too).
 OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
 # A frame column of per-row dicts (Record.meta: kept input columns, chat metadata), which
 # the writer spreads into columns of their own; never written under this name.
 META_COLUMN = "\0meta"
 # The prefix of a kept input column named like one of ours (score -> input_score).
 INPUT_PREFIX = "input_"
+# What the local engine writes into one file.
+FILE_FORMATS = ("csv", "tsv", "jsonl", "parquet", "xlsx")
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+               ".xlsx": "xlsx"}  # fmt: skip
+_ACCEPTED = ".csv, .tsv, .jsonl, .parquet or .xlsx"
 # Columns whose CSV cells the writer formats itself (numbers, true/false): never text.
 _FORMATTED = frozenset({"row", "score", "flagged", "truncated"})
+# An Excel sheet's rows (the header included); past it, rows go on in a new sheet.
+XLSX_MAX_ROWS = 1_048_576
+# An Excel cell's characters; a longer text is cut and says so (the other formats keep it whole).
+XLSX_MAX_CELL = 32_767
+# Column widths come from the header and this many first rows, within these bounds.
+_WIDTH_ROWS, _MIN_WIDTH, _MAX_WIDTH = 50, 6, 60
 
 
 def output_format(path: str | None, fmt: str | None) -> str:
-    """The output format: ``fmt`` if given, else from the output file's extension, else csv."""
-    if fmt:
-        return fmt
-    if path and path != "-":
-        suffix = Path(path).suffix.lower().lstrip(".")
-        return {"jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}.get(suffix, "csv")
-    return "csv"
+    """The output format: ``fmt`` if given, else from the output file's extension; csv on stdout.
+
+    Raises
+    ------
+    InputError
+        An extension that is not one of ``.csv``, ``.tsv``, ``.jsonl`` (``.ndjson``),
+        ``.parquet``, ``.xlsx`` without ``fmt``; an extension of one format with ``fmt``
+        naming another: a file is never written in a format its name does not say.
+    """
+    if fmt and fmt not in FILE_FORMATS:
+        raise InputError(f"unknown output format {fmt!r}; use {', '.join(FILE_FORMATS)}")
+    if _is_stdout(path):
+        return fmt or "csv"
+    suffix = Path(path).suffix.lower()
+    named = _EXTENSIONS.get(suffix)
+    if fmt and named and named != fmt:
+        raise InputError(
+            f"{path} has the extension {suffix} but --format is {fmt}; change the extension or --format"
+        )
+    if fmt or named:
+        return fmt or named
+    raise InputError(
+        f"{path}: unknown output extension {suffix or '(none)'!r}; use {_ACCEPTED}, or pass --format"
+    )
 
 
 def _cell(value) -> str | None:
@@ -66,7 +100,7 @@ def _is_stdout(path) -> bool:
     return path is None or str(path) == "-"
 
 
-def check_output(output, inputs=(), *, overwrite: bool = True) -> None:
+def check_output(output, inputs=(), *, overwrite: bool = True, option: str = "-o") -> None:
     """Refuse an output that would replace an input or a file the caller may not replace.
 
     Parameters
@@ -80,6 +114,8 @@ def check_output(output, inputs=(), *, overwrite: bool = True) -> None:
     overwrite : bool, default=True
         False: an existing output is refused too (``suggest``, ``labels audit``: an
         analyst may have filled it in).
+    option : str, default="-o"
+        The option that named the output, for the message.
 
     Raises
     ------
@@ -122,7 +158,7 @@ def check_output(output, inputs=(), *, overwrite: bool = True) -> None:
                 "model registry); write the output elsewhere"
             )
     if not overwrite and (out.exists() or out.is_symlink()):
-        raise InputError(f"{output} exists; pass --overwrite to replace it, or choose another -o")
+        raise InputError(f"{output} exists; pass --overwrite to replace it, or choose another {option}")
 
 
 def _protected_folders() -> list[Path]:
@@ -227,16 +263,169 @@ def write_csv(frame: pd.DataFrame, path, *, overwrite: bool = False) -> None:
         fh.write(text)
 
 
+def check_excel(fmt: str) -> None:
+    """Refuse ``excel`` (a BOM for Excel) for an output that is not CSV or TSV.
+
+    Raises
+    ------
+    InputError
+    """
+    if fmt not in ("csv", "tsv"):
+        raise InputError(f"--excel is for CSV output (a BOM for Excel); {fmt} output does not take it")
+
+
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # no XML 1.0 document may hold these
+
+
+class _XlsxSheets:
+    """Rows into an xlsx workbook in openpyxl's write-only mode (constant memory).
+
+    Each sheet has the header as its first row, frozen; past :data:`XLSX_MAX_ROWS` the
+    rows go on in a new sheet (``scores``, ``scores 2``, ...) with the same header, so
+    that no row is lost and each sheet opens in Excel. Column widths are set from the
+    header and the first rows (write-only sheets take them before the first row).
+    """
+
+    def __init__(self, columns, title: str = "scores"):
+        from openpyxl import Workbook
+
+        self.columns, self.title = [str(c) for c in columns], title
+        self.book = Workbook(write_only=True)
+        self.sheets = 0
+        self._sheet = None
+        self._in_sheet = 0
+        self._widths = None
+
+    def append(self, rows: list[list]) -> None:
+        """Append rows of Python values (None, bool, int, float, str), in column order."""
+        if self._widths is None:
+            self._widths = _column_widths(self.columns, rows[:_WIDTH_ROWS])
+        for row in rows:
+            if self._sheet is None or self._in_sheet >= XLSX_MAX_ROWS:
+                self._new_sheet()
+            self._sheet.append([self._cell(v) for v in row])
+            self._in_sheet += 1
+
+    def save(self, path) -> None:
+        """Write the workbook to ``path`` (an empty run: the header alone)."""
+        if self._sheet is None:
+            self._widths = self._widths or _column_widths(self.columns, [])
+            self._new_sheet()
+        self.book.save(path)
+
+    def _new_sheet(self) -> None:
+        from openpyxl.utils import get_column_letter
+
+        self.sheets += 1
+        sheet = self.book.create_sheet(self.title if self.sheets == 1 else f"{self.title} {self.sheets}")
+        sheet.freeze_panes = "A2"
+        for i, width in enumerate(self._widths, 1):
+            sheet.column_dimensions[get_column_letter(i)].width = width
+        self._sheet = sheet
+        sheet.append([self._cell(c) for c in self.columns])
+        self._in_sheet = 1
+
+    def _cell(self, value):
+        if value is None or isinstance(value, bool | int):
+            return value
+        if isinstance(value, float):
+            return None if value != value else value  # an error row's score: an empty cell
+        text = _xlsx_text(str(value))
+        quoted = escape_cell(text) != text  # the one rule of what a spreadsheet would evaluate
+        if not quoted and not text.startswith("#"):
+            return text
+        from openpyxl.cell import WriteOnlyCell
+
+        # a string cell whatever it looks like ("=...", "#N/A"); Excel's quote prefix, as
+        # when one types '=1+1, keeps it text when the cell is edited too
+        cell = WriteOnlyCell(self._sheet, value=text)
+        cell.data_type = "s"
+        cell.quotePrefix = quoted
+        return cell
+
+
+def _xlsx_text(text: str) -> str:
+    """``text`` as an Excel cell can hold it: control characters shown as ``⟨U+001B⟩``, cut to the limit."""
+    text = _ILLEGAL_XML.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+    if len(text) > XLSX_MAX_CELL:
+        keep = XLSX_MAX_CELL - 100  # room for the note
+        text = (
+            text[:keep] + f" … [{len(text) - keep:,} more characters: an Excel cell holds {XLSX_MAX_CELL:,}]"
+        )
+    return text
+
+
+def _column_widths(columns, rows) -> list[float]:
+    """Widths from the header and ``rows``: the longest line + 2, within bounds."""
+    widths = []
+    for i, name in enumerate(columns):
+        longest = len(name)
+        for row in rows:
+            value = row[i]
+            if value is None or value == "":
+                continue
+            shown = f"{value:.6f}" if isinstance(value, float) else str(value)
+            longest = max(longest, *(len(line) for line in shown.splitlines() or [""]))
+        widths.append(min(max(longest + 2, _MIN_WIDTH), _MAX_WIDTH))
+    return widths
+
+
+def _python_rows(frame: pd.DataFrame) -> list[list]:
+    """A DataFrame's rows as lists of Python values, missing values None."""
+    return frame.astype(object).where(frame.notna(), None).values.tolist()
+
+
+def write_table(frame: pd.DataFrame, path, *, overwrite: bool = False, title: str = "rows") -> None:
+    """Write a table for review (``evaluate --errors``), atomically, in the format its name says.
+
+    ``.csv`` and ``.tsv`` have their text cells escaped (see :mod:`classifier._cells`);
+    ``.xlsx`` holds typed cells and the exact texts, as ``score -o FILE.xlsx`` does;
+    ``.jsonl`` the exact values.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : path-like
+    overwrite : bool, default=False
+        Replace an existing file; by default it is refused (it may hold an analyst's notes).
+    title : str, default="rows"
+        The sheet's name, for xlsx.
+
+    Raises
+    ------
+    InputError
+        Another extension, or an existing file without ``overwrite``.
+    """
+    fmt = output_format(str(path), None)
+    if fmt == "parquet":
+        raise InputError(f"{path}: a table for review is written as .csv, .tsv, .xlsx or .jsonl")
+    if fmt == "xlsx":
+        sheets = _XlsxSheets(frame.columns, title)
+        sheets.append(_python_rows(frame))
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            sheets.save(tmp)
+        return
+    if fmt == "jsonl":
+        text = "".join(json.dumps(dict(zip(frame.columns, r, strict=True)), ensure_ascii=False) + "\n"
+                       for r in _python_rows(frame))  # fmt: skip
+    else:
+        text = escape_frame(frame).to_csv(index=False, lineterminator="\n", sep="\t" if fmt == "tsv" else ",")
+    with atomic_text_output(path, overwrite=overwrite) as fh:
+        fh.write(text)
+
+
 class FrameWriter:
     """Write scored DataFrame chunks in one format.
 
     Parameters
     ----------
     path : str or None
-        Output file; None or ``-`` writes CSV or JSON Lines to standard output.
-    fmt : {"csv", "jsonl", "parquet"}
+        Output file; None or ``-`` writes CSV, TSV or JSON Lines to standard output.
+    fmt : {"csv", "tsv", "jsonl", "parquet", "xlsx"}
     columns : list of str
         Output columns, in order.
+    excel : bool, default=False
+        CSV or TSV for Excel: starts with a UTF-8 BOM (cells are neutralised in any case).
 
     Frames may carry :data:`META_COLUMN`, a dict (or None) per row: kept input columns
     and chat metadata. Their keys become columns after ``columns``, in the order of
@@ -249,17 +438,21 @@ class FrameWriter:
     Use as a context manager; the file appears only if the block completes.
     """
 
-    def __init__(self, path, fmt, columns):
-        if fmt not in OUTPUT_FORMATS:
-            raise InputError(f"unknown output format {fmt!r}; use csv, jsonl or parquet")
-        if fmt == "parquet" and (path is None or str(path) == "-"):
-            raise InputError("parquet output needs a file: pass -o FILE.parquet")
-        self.path, self.fmt, self.columns = path, fmt, list(columns)
+    def __init__(self, path, fmt, columns, *, excel: bool = False):
+        if fmt not in FILE_FORMATS:
+            raise InputError(f"unknown output format {fmt!r}; use {', '.join(FILE_FORMATS)}")
+        for needs_file in ("parquet", "xlsx"):
+            if fmt == needs_file and (path is None or str(path) == "-"):
+                raise InputError(f"{fmt} output needs a file: pass -o FILE.{fmt}")
+        if excel:
+            check_excel(fmt)
+        self.path, self.fmt, self.columns, self.excel = path, fmt, list(columns), excel
         self.meta_columns: list[tuple[str, str]] | None = None  # (key, column), fixed at the first write
         self.dropped_meta: dict[str, int] = {}
         self._stack = contextlib.ExitStack()
         self._header = True
         self._parquet = None
+        self._xlsx = None
         self.rows = 0  # rows written whole
         self.partial = 0  # rows of a write that an exception cut short (some may be out)
 
@@ -272,8 +465,13 @@ class FrameWriter:
                     "parquet output needs pyarrow: pip install 'coercion-classifier[parquet]'"
                 ) from None
             self._tmp = self._stack.enter_context(atomic_path(self.path))
+        elif self.fmt == "xlsx":
+            self._xlsx = _XlsxSheets(self.columns)
+            self._tmp = self._stack.enter_context(atomic_path(self.path))
         else:
             self._stream = self._stack.enter_context(atomic_text_output(self.path))
+            if self.excel:
+                self._stream.write("\ufeff")
         return self
 
     def __exit__(self, *exc):
@@ -283,6 +481,8 @@ class FrameWriter:
                     self._write_parquet(self._empty())  # an empty run still writes a valid file
                 if self._parquet is not None:
                     self._parquet.close()
+                if self._xlsx is not None:
+                    self._xlsx.save(self._tmp)
             except BaseException:  # e.g. the disk is full: the temporary file goes too
                 if not self._stack.__exit__(*sys.exc_info()):
                     raise
@@ -333,12 +533,18 @@ class FrameWriter:
         """
         if self.meta_columns is None:
             self._fix_meta(frame if columns_from is None else columns_from)
+            if self._xlsx is not None:  # its header is written with the first row
+                self._xlsx.columns = [str(c) for c in self.columns]
         frame = self._spread_meta(frame)[self.columns]
         if self.fmt == "parquet":
             self._write_parquet(frame)
             self.rows += len(frame)
             return
-        if self.fmt == "csv":
+        if self.fmt == "xlsx":
+            self._xlsx.append(_python_rows(frame))
+            self.rows += len(frame)
+            return
+        if self.fmt in ("csv", "tsv"):
             out = frame.copy()
             out["score"] = [f"{s:.6f}" if s == s else "" for s in frame["score"].tolist()]
             out["flagged"] = [
@@ -349,7 +555,8 @@ class FrameWriter:
             # every text cell (source, id, reasons, error) is neutralised for spreadsheets
             text_columns = [c for c in self.columns if c not in _FORMATTED]
             out = escape_frame(out, text_columns)
-            text = out.to_csv(header=self._header, index=False, lineterminator="\n")
+            sep = "\t" if self.fmt == "tsv" else ","
+            text = out.to_csv(header=self._header, index=False, lineterminator="\n", sep=sep)
         else:
             records = frame.astype(object).where(frame.notna(), None).to_dict("records")
             text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

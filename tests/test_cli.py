@@ -547,3 +547,23 @@ def test_train_on_a_full_disk_is_one_line_and_registers_nothing(home, monkeypatc
     )
     models = home / "models"
     assert not models.exists() or [p.name for p in models.iterdir() if p.name != ".lock"] == []
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("score", "--excel"),
+        ("score", "--quiet"),
+        ("score", "--summary-json"),
+        ("explain", "--file"),
+        ("explain", "--row"),
+        ("evaluate", "--errors"),
+    ],
+)
+def test_output_options_are_in_help_and_readme(command, option):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and option in result.output
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(f"`[^`]*{option}\\b[^`]*`", readme) and f"coercion-classifier {command}" in readme
+    for extension in (".csv", ".tsv", ".jsonl", ".parquet", ".xlsx"):
+        assert f"| `{extension}" in readme  # the table of output formats
