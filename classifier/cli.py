@@ -149,8 +149,9 @@ def _nan(obj):
 )
 @click.option(
     "--input-format",
-    type=click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"]),
-    help="Input format, for stdin or files without a telling extension. Default: from the extension.",
+    type=click.Choice(["txt", "csv", "tsv", "jsonl", "parquet", "telegram", "whatsapp", "chatlog"]),
+    help="Input format, for stdin or files without a telling extension. Default: from the extension "
+    "(.json: a Telegram export; a .txt whose first lines are WhatsApp or '[date] name: text' lines: that export).",
 )
 @click.option("--text-column", default="text", show_default=True, help="Column or field with the message.")
 @click.option("--id-column", help="Column or field copied to the output as the message id.")
@@ -230,7 +231,9 @@ def score(
     """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
 
     Inputs: .txt (one message per line), .csv/.tsv (--text-column), .jsonl/.ndjson
-    (--text-column field), .parquet; any of them gzip-compressed. Encodings UTF-8,
+    (--text-column field), .parquet; any of them gzip-compressed. Chat exports: a
+    Telegram result.json, a WhatsApp .txt or a "[date] name: text" log (their date and
+    sender are metadata, never scored). Encodings UTF-8,
     UTF-16/32 with BOM, cp1251 and KOI8 are detected (or --encoding).
 
     Output, one row per input row in input order: source, row, the id column if
