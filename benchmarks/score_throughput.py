@@ -5,6 +5,8 @@ writes them to a text file (one per line), trains each contender on the label st
 and measures messages per second, all in this one run on this machine:
 
 * ours, ``score`` path: file in, CSV out (languages, scores, flags, reasons), --jobs 1 and 2;
+  and the same messages as a Telegram Desktop export (``result.json``, half of them with
+  entity lists), --jobs 2, with the peak memory (tracemalloc) of reading that export alone;
 * ours, ``predict_proba`` on a list in memory (the compiled scorer), and the same model
   through scikit-learn's ``Pipeline.predict_proba``;
 * naive scikit-learn: TfidfVectorizer word 1-2 + char_wb 2-5, LogisticRegression; the
@@ -21,13 +23,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import tempfile
 import time
+import tracemalloc
 
 import pandas as pd
 from _common import naive_pipeline, realistic_messages, train_default, train_fasttext
 
+from classifier.readers import Input
 from classifier.scoring import score_files
 
 
@@ -35,6 +40,22 @@ def timed(fn):
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def write_telegram_export(messages, path):
+    """``messages`` as a one-chat Telegram Desktop export, streamed (indent=1, as the app writes it)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write('{\n "name": "benchmark",\n "type": "private_group",\n "id": 1,\n "messages": [\n')
+        for i, text in enumerate(messages, 1):
+            if i % 2:  # an entity list, as for any message with formatting or a link
+                cut = len(text) // 2
+                text = [text[:cut], {"type": "bold", "text": text[cut:]}]
+            message = {"id": i, "type": "message", "date": "2024-03-12T21:14:05", "date_unixtime": "1710270845",
+                       "from": "Оля", "from_id": "user1000", "text": text}  # fmt: skip
+            fh.write(
+                json.dumps(message, ensure_ascii=False, indent=1) + (",\n" if i < len(messages) else "\n")
+            )
+        fh.write(" ]\n}\n")
 
 
 def main():
@@ -68,6 +89,17 @@ def main():
             f"ours: score file->file, --jobs {jobs}",
             timed(lambda j=jobs, o=out: score_files([src], o, model, jobs=j)),
         )
+    tg = os.path.join(tmp, "result.json")
+    write_telegram_export(messages, tg)
+    add(
+        f"ours: score Telegram result.json ({os.path.getsize(tg) / 1e6:.0f} MB) -> file, --jobs 2",
+        timed(lambda: score_files([tg], os.path.join(tmp, "tg.csv"), model, jobs=2)),
+    )
+    tracemalloc.start()
+    read = sum(1 for _ in Input(tg).records())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"  reading the Telegram export alone: {read:,} messages, peak {peak / 1e6:.1f} MB (tracemalloc)")
     add("ours: predict_proba(list), compiled", timed(lambda: model.predict_proba(messages)))
     add("ours: sklearn Pipeline.predict_proba(list)", timed(lambda: model.pipeline.predict_proba(messages)))
 

@@ -41,8 +41,11 @@ def _read_options(func):
     options = [
         click.option(
             "--input-format",
-            type=click.Choice(["txt", "csv", "tsv", "jsonl", "parquet", "xlsx"]),
-            help="Input format, for stdin or files without a telling extension. Default: from the extension.",
+            type=click.Choice(
+                ["txt", "csv", "tsv", "jsonl", "parquet", "xlsx", "telegram", "whatsapp", "chatlog"]
+            ),
+            help="Input format, for stdin or files without a telling extension. Default: from the extension "
+            "(.json: a Telegram export; a .txt whose first lines are WhatsApp or '[date] name: text' lines: that export).",
         ),
         click.option(
             "--text-column",
@@ -283,7 +286,9 @@ def score(
 
     Inputs: .txt (one message per line), .csv/.tsv (--text-column; the delimiter , ; |
     or tab is sniffed), .xlsx (--sheet), .jsonl/.ndjson (--text-column field, nested as
-    outer.inner), .parquet; all but .xlsx also gzip-compressed. Encodings UTF-8,
+    outer.inner), .parquet; all but .xlsx also gzip-compressed. Chat exports: a
+    Telegram result.json, a WhatsApp .txt or a "[date] name: text" log (their date and
+    sender are metadata, never scored). Encodings UTF-8,
     UTF-16/32 with BOM, cp1251 and KOI8 are detected (or --encoding).
 
     Output, one row per input row in input order: source, row, the id column if

@@ -54,6 +54,7 @@ from .errors import ClassifierError, ClusterError, InputError, ModelIntegrityErr
 from .readers import (
     _GZIP_MAGIC,
     _SAMPLE,
+    CHAT_FORMATS,
     Input,
     detect_encoding,
     detect_format,
@@ -264,6 +265,10 @@ def plan_partitions(paths, options: ReadOptions, block_size: int = BLOCK_SIZE) -
 
     for path in paths:
         fmt = "by-file" if options.by_file else detect_format(path, options.fmt)
+        if fmt in CHAT_FORMATS:  # one document: no parts, and the workers do not count skipped lines
+            raise InputError(
+                f"{path}: --engine dask does not read {fmt} exports; score them without --engine dask"
+            )
         if fmt in ("txt", "jsonl"):
             size = os.path.getsize(path)
             encoding = _splittable_encoding(path, options.encoding) if size > block_size else None

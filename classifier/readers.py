@@ -10,6 +10,8 @@ Formats, chosen by extension (after an optional ``.gz``) or by ``fmt``:
 * ``csv`` / ``tsv``: a header row and a text column (``text`` by default);
 * ``jsonl`` (``.jsonl``, ``.ndjson``): one JSON object per line, with a text field;
 * ``parquet``: a text column (needs ``pyarrow``);
+* chat exports (:mod:`classifier.chat_exports`): ``telegram`` (``.json``), and ``whatsapp``
+  or ``chatlog`` for a ``.txt`` whose first lines are such messages;
 * a folder with ``by_file=True``: every ``.txt`` file in it is one message.
 
 Gzip-compressed input is recognised by its magic bytes, whatever the name; one that
@@ -54,7 +56,10 @@ FORMATS = {
     ".ndjson": "jsonl",
     ".parquet": "parquet",
     ".xlsx": "xlsx",
+    ".json": "telegram",
 }
+# Read by classifier.chat_exports; their messages carry metadata in Record.meta.
+CHAT_FORMATS = ("telegram", "whatsapp", "chatlog")
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Per-message cap: longer messages are scored on their first MAX_CHARS characters and
@@ -622,8 +627,11 @@ def _split_name(path: str) -> tuple[str, bool]:
 def detect_format(path: str, fmt: str | None = None) -> str:
     """The input format of ``path`` from its extension (or ``fmt`` if given)."""
     if fmt:
-        if fmt not in set(FORMATS.values()):
-            raise InputError(f"unknown input format {fmt!r}; use one of txt, csv, tsv, jsonl, parquet, xlsx")
+        if fmt not in {*FORMATS.values(), *CHAT_FORMATS}:
+            raise InputError(
+                f"unknown input format {fmt!r}; use one of txt, csv, tsv, jsonl, parquet, xlsx, "
+                f"{', '.join(CHAT_FORMATS)}"
+            )
         return fmt
     if path == "-":
         return "txt"
@@ -632,8 +640,13 @@ def detect_format(path: str, fmt: str | None = None) -> str:
     if suffix not in FORMATS:
         raise InputError(
             f"{path}: unknown file type {suffix or '(no extension)'!r}; use .txt (one message per line), "
-            ".csv, .tsv, .jsonl, .ndjson, .parquet (optionally .gz) or .xlsx, or pass --input-format"
+            ".csv, .tsv, .jsonl, .ndjson, .parquet, .json (a Telegram export), each optionally .gz, "
+            "or .xlsx, or pass --input-format"
         )
+    if FORMATS[suffix] == "txt" and os.path.isfile(path):  # a WhatsApp export or chat log, by content
+        from .chat_exports import sniff_file
+
+        return sniff_file(path) or "txt"
     return FORMATS[suffix]
 
 
@@ -717,7 +730,8 @@ class Input:
         bytes were UTF-8, and were decoded as UTF-8: the file mixes encodings.
     skipped : dict of str to int
         By-file mode, once read: entries of the folder not read, by reason ("not .txt",
-        "folder", "not a regular file", "broken link", "link out of the folder").
+        "folder", "not a regular file", "broken link", "link out of the folder"); chat
+        exports: lines that are not messages (``chat_exports.CHAT_SKIPS``).
 
     Raises
     ------
@@ -872,6 +886,10 @@ class Input:
                 yield from _read_delimited(
                     fh, self.path, delimiter, self.text_column, self.id_column, decode=decode, keep=self.keep
                 )
+            elif self.format in CHAT_FORMATS:
+                from .chat_exports import read_chat_export
+
+                yield from read_chat_export(self, stream, fh, sample)
             else:
                 yield from _read_jsonl(
                     fh, self.path, self.text_column, self.id_column, decode=decode, keep=self.keep

@@ -334,10 +334,15 @@ class ScoreSummary:
         if self.dropped_meta:
             names = ", ".join(f"{k!r} ({counted(v, 'row')})" for k, v in self.dropped_meta.items())
             text += f"; columns that first appeared after the output's header were not written: {names}"
-        if self.skipped:
-            n = sum(self.skipped.values())
-            reasons = ", ".join(f"{count:,} {reason}" for reason, count in sorted(self.skipped.items()))
-            text += f"; {n:,} folder entr{'y' if n == 1 else 'ies'} skipped ({reasons})"
+        from .chat_exports import CHAT_SKIPS
+
+        for chat in (False, True):  # --by-file folder entries, then chat lines that are not messages
+            skipped = {r: c for r, c in self.skipped.items() if (r in CHAT_SKIPS) == chat}
+            if skipped:
+                n = sum(skipped.values())
+                reasons = ", ".join(f"{count:,} {reason}" for reason, count in sorted(skipped.items()))
+                what = counted(n, "chat line") if chat else f"{n:,} folder entr{'y' if n == 1 else 'ies'}"
+                text += f"; {what} skipped ({reasons})"
         if self.too_many_errors:
             if self.max_errors is None:
                 text += f"; every row failed (exit code {EXIT_TOO_MANY_ERRORS}); see the error column"

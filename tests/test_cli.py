@@ -68,7 +68,7 @@ def test_score_trains_default_model_first_then_reuses_it(home):
         (
             ["score", "notes.docx"],
             "Error: notes.docx: unknown file type '.docx'; use .txt (one message per line), .csv, .tsv, .jsonl, "
-            ".ndjson, .parquet (optionally .gz) or .xlsx, or pass --input-format",
+            ".ndjson, .parquet, .json (a Telegram export), each optionally .gz, or .xlsx, or pass --input-format",
         ),
         (
             ["score", "m.csv"],
