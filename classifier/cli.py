@@ -72,14 +72,53 @@ def _read_options(func):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="coercion-classifier")
-def cli():
+@click.option(
+    "--home",
+    type=click.Path(exists=True, file_okay=False),
+    help="The workspace (datasets/, models/). Default: $COERCION_CLASSIFIER_HOME, else the nearest "
+    "folder at or above this one with coercion-classifier.toml or datasets/labelled/.",
+)
+@click.pass_context
+def cli(ctx, home):
     """Find messages in which a prisoner of war is made to urge relatives to protest.
 
-    Train a classifier from the labelled store in datasets/labelled/, then score
-    txt/csv/jsonl files: every input row gets a score, a flag and (on errors) a reason.
+    Score txt/csv/jsonl files with the shipped model, or with a model trained on your
+    own labels in a workspace (coercion-classifier init): every input row gets a
+    score, a flag and (on errors) a reason.
 
-    Run commands from the repository root, or set COERCION_CLASSIFIER_HOME.
+    Commands use the workspace they are run in (or below), COERCION_CLASSIFIER_HOME, or
+    --home; the repository root is one.
     """
+    if home:
+        from .workspace import using
+
+        ctx.with_resource(using(home))
+
+
+@cli.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False))
+@click.option(
+    "--from-shipped",
+    is_flag=True,
+    help="Start the label store and held-out set from the copy shipped with coercion-classifier.",
+)
+@_friendly
+def init(folder, from_shipped):
+    """Create a workspace in FOLDER (default: here) for labels and models of your own.
+
+    Makes coercion-classifier.toml (which marks the workspace), datasets/labelled/ and
+    models/. Commands run in FOLDER or below it then add labels, train and score there;
+    until a model is trained, scoring uses the shipped model. Nothing there is
+    overwritten.
+
+    Example:
+
+        coercion-classifier init hotline-ws --from-shipped
+    """
+    from .workspace import init as create
+
+    for line in create(folder, from_shipped=from_shipped).lines():
+        click.echo(line)
 
 
 @cli.command()
@@ -542,13 +581,12 @@ def explain(text, model_ref, models_dir, top, file_path, row, text_column):
 
 
 def _load_model(model_ref, models_dir, *, quiet=False):
-    """The model to score with: a version (or models/VERSION), or the current one (trained on a first run)."""
-    from .registry import Registry
+    """The model to read with: a version, the workspace's current one, or the shipped one (said on stderr)."""
+    from .workspace import reading_model
 
-    registry = Registry(models_dir or config.models_dir())
-    if model_ref:
-        return registry.load(registry.resolve_version(model_ref))
-    return registry.load_or_train(announce=lambda message: quiet or click.echo(message, err=True))
+    return reading_model(
+        model_ref, models_dir, announce=lambda message: quiet or click.echo(message, err=True)
+    )
 
 
 @cli.group()
@@ -605,7 +643,10 @@ def labels_check(paths, as_json):
 
 @labels.command("add")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--source", help="Provenance for rows without a source column (e.g. hotline-2026-11).")
+@click.option(
+    "--source",
+    help="Provenance of every row (e.g. hotline-2026-11); a row's own source column is kept beside it.",
+)
 @click.option(
     "--annotator",
     help="Who labelled the rows (for rows without an annotator column); also their writer, "
@@ -623,8 +664,18 @@ def labels_check(paths, as_json):
     help="Label store folder (must exist). Default: datasets/labelled in the workspace: "
     "the current folder, or $COERCION_CLASSIFIER_HOME.",
 )
+@click.option("--text-column", help="The column (or JSON field) with the text. Default: text.")
+@click.option("--label-column", help="The column (or JSON field) with the label. Default: label.")
+@click.option(
+    "--dry-run", is_flag=True, help="Report what would be added, conflicts and refusals; write nothing."
+)
+@click.option(
+    "--allow-heldout",
+    is_flag=True,
+    help="Add rows whose text is in the held-out set too (its figures become optimistic). Default: refuse them.",
+)
 @_friendly
-def labels_add(files, source, annotator, resolve, store):
+def labels_add(files, source, annotator, resolve, store, text_column, label_column, dry_run, allow_heldout):
     """Merge new labelled rows (csv/jsonl: text, label, ...) into the store as a new dated file.
 
     Labels may be 1/0, yes/no or true/false. Every row is checked as labels check
@@ -633,14 +684,16 @@ def labels_add(files, source, annotator, resolve, store):
     stored with the same label are skipped as duplicates. A text labelled both ways
     (against the store, or twice in the new files) is a conflict: the conflicts are
     listed and nothing is added unless --resolve says what to do. Two runs at once
-    take turns.
+    take turns. Headers match case-insensitively; --text-column and --label-column
+    name other columns. A row whose text is in the held-out set (datasets/heldout/) is
+    refused unless --allow-heldout. --dry-run says all this and writes nothing.
 
-    Run it in the workspace (the folder holding datasets/labelled/), or set
-    COERCION_CLASSIFIER_HOME, or pass --store.
+    Run it in a workspace (coercion-classifier init), or set COERCION_CLASSIFIER_HOME,
+    or pass --home or --store.
 
     Example:
 
-        coercion-classifier labels add week48.csv --source hotline-week48 --annotator olena
+        coercion-classifier labels add week48.csv --source hotline-week48 --annotator olena --dry-run
     """
     from .errors import DataError
     from .merge import InvalidRowsError, add_labels
@@ -653,6 +706,10 @@ def labels_add(files, source, annotator, resolve, store):
             annotator=annotator,
             resolve=resolve,
             on_wait=lambda message: click.echo(message, err=True),
+            dry_run=dry_run,
+            text_column=text_column,
+            label_column=label_column,
+            allow_heldout=allow_heldout,
         )
     except InvalidRowsError as exc:
         for line in exc.rows:  # one line per bad row, as labels check lists the store's
@@ -662,6 +719,10 @@ def labels_add(files, source, annotator, resolve, store):
         click.echo(line)
     for conflict in report.conflicts:
         click.echo(conflict.line(), err=True)
+    if report.evaluation_line():
+        click.echo(report.evaluation_line(), err=True)
+    if report.refusal:  # a dry run with unresolved conflicts: the real run would fail
+        sys.exit(1)
 
 
 @labels.command("audit")
@@ -754,10 +815,14 @@ def retrain(data, models_dir, tolerance, force, seed, quiet):
 @cli.group()
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
 @click.pass_context
+@_friendly
 def models(ctx, models_dir):
     """List, inspect, promote and roll back model versions."""
     from .registry import Registry
+    from .workspace import require
 
+    if models_dir is None and ctx.invoked_subcommand in ("promote", "rollback", "import"):
+        require(f"models {ctx.invoked_subcommand}", "or pass --models-dir DIR")  # they write the registry
     ctx.obj = Registry(models_dir or config.models_dir())
 
 

@@ -1,27 +1,31 @@
 """Default locations of the label store, the held-out set and the model registry.
 
-Paths are relative to the project home: the environment variable
-``COERCION_CLASSIFIER_HOME`` if set, else the current directory (the repository
-root, where the README's commands run). Every command also takes explicit paths.
+Paths are relative to the project home (:func:`classifier.workspace.home`): ``--home``,
+else the environment variable ``COERCION_CLASSIFIER_HOME``, else the nearest workspace
+at or above the current directory (the repository root is one), else the current
+directory. Every command also takes explicit paths.
 
-The home is a *workspace* when its ``datasets/labelled/`` already holds the label store
-(at least one CSV file). Reading commands simply fail on a missing path; commands that
-write the store (``labels add``) refuse to run outside a workspace
+The home is a *workspace* when it holds ``coercion-classifier.toml`` (made by
+``coercion-classifier init``) or its ``datasets/labelled/`` already holds the label
+store (at least one CSV file). Reading commands simply fail on a missing path; commands
+that write the store (``labels add``) refuse to run outside a workspace
 (:func:`label_store`) rather than start a new, empty store in whatever folder they
 were run from, which the real store and ``train`` would never see.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-HOME_ENV = "COERCION_CLASSIFIER_HOME"
+from . import workspace
+from .workspace import HOME_ENV
+
+__all__ = ["HOME_ENV", "heldout_dir", "home", "label_store", "labelled_dir", "models_dir", "real_dir"]
 
 
 def home() -> Path:
-    """The project home: ``$COERCION_CLASSIFIER_HOME`` or the current directory."""
-    return Path(os.environ.get(HOME_ENV) or ".")
+    """The project home: ``--home``, ``$COERCION_CLASSIFIER_HOME``, the nearest workspace up, or ``.``."""
+    return workspace.home()
 
 
 def labelled_dir() -> Path:
@@ -36,13 +40,15 @@ def label_store(store=None) -> Path:
     ----------
     store : path-like, optional
         An explicit store folder (``--store``): it must exist; it may be empty, to start
-        a new store. Default: :func:`labelled_dir`, which must already hold the store.
+        a new store. Default: ``datasets/labelled`` of the workspace
+        (:func:`classifier.workspace.require`).
 
     Raises
     ------
     DataError
-        The explicit folder does not exist, or the default one is not a store (the
-        current folder is not a workspace); the message says how to point at one.
+        The explicit folder does not exist, or there is no workspace
+        (:class:`~classifier.errors.NoWorkspaceError`); the message says how to create
+        or point at one.
     """
     from .errors import DataError
 
@@ -54,14 +60,9 @@ def label_store(store=None) -> Path:
                 "to start a new label store there"
             )
         return path
-    path = labelled_dir()
-    if not path.is_dir() or not any(path.glob("*.csv")):
-        where = f"{HOME_ENV}={os.environ[HOME_ENV]}" if os.environ.get(HOME_ENV) else "the current folder"
-        raise DataError(
-            f"no label store in {path.absolute()} ({where} is not a coercion-classifier workspace); "
-            f"run from the project folder that holds datasets/labelled/, set {HOME_ENV}=/path/to/project, "
-            "or pass --store DIR"
-        )
+    found = workspace.require("labels add", "or pass --store DIR")
+    path = found.root / "datasets" / "labelled"
+    path.mkdir(parents=True, exist_ok=True)  # a workspace made by init whose store folder was removed
     return path
 
 

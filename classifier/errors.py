@@ -33,6 +33,12 @@ class InputError(ClassifierError, ValueError):
     exit_code = 2
 
 
+class NoWorkspaceError(ClassifierError, FileNotFoundError):
+    """A command that writes labels or models, run where no workspace is found."""
+
+    exit_code = 2
+
+
 class ModelNotFoundError(ClassifierError, FileNotFoundError):
     """No model in the registry, or the requested version does not exist."""
 

@@ -135,20 +135,59 @@ class AddReport:
     conflicts: list[Conflict] = field(default_factory=list)
     conflicts_resolved: str | None = None
     written: Path | None = None
+    # new rows whose text is an evaluation text: (FILE:LINE of the new row, FILE:LINE in the set)
+    evaluation_texts: list[tuple[str, str]] = field(default_factory=list)
+    evaluation_allowed: bool = False
+    dry_run: bool = False
+    would_write: Path | None = None  # a dry run: the file the rows would go to
+    refusal: str | None = None  # a dry run: why a real run would add nothing (unresolved conflicts)
 
     def lines(self) -> list[str]:
+        """The report for people (stdout): counts, then where the rows went (or would go)."""
         out = [
-            f"{counted(self.read, 'row')} read: {self.added} added, {counted(self.exact_duplicates, 'exact duplicate')} "
+            ("dry run: " if self.dry_run else "")
+            + f"{counted(self.read, 'row')} read: {self.added} {'would be added' if self.dry_run else 'added'}, "
+            f"{counted(self.exact_duplicates, 'exact duplicate')} "
             f"skipped, {counted(self.near_duplicates, 'near duplicate')} skipped, {counted(len(self.conflicts), 'conflict')}"
             + (
                 f" (resolved: {self.conflicts_resolved})"
                 if self.conflicts_resolved and self.conflicts
                 else ""
             )
+            + (
+                f", {counted(len(self.evaluation_texts), 'held-out text')} "
+                f"{'added (--allow-heldout)' if self.evaluation_allowed else 'refused'}"
+                if self.evaluation_texts
+                else ""
+            )
         ]
         if self.written:
             out.append(f"written to {self.written}")
+        if self.dry_run:
+            if self.refusal:
+                out.append(f"nothing was written; a real run would add nothing: {self.refusal}")
+            elif self.would_write:
+                out.append(f"nothing was written; the rows would go to {self.would_write}")
+            else:
+                out.append("nothing was written; a real run would add nothing new")
         return out
+
+    def evaluation_line(self) -> str | None:
+        """One line (stderr) on new rows whose text is a held-out (or real) text, naming them."""
+        if not self.evaluation_texts:
+            return None
+        shown = ", ".join(f"{new} (= {old})" for new, old in self.evaluation_texts[:10])
+        more = f" and {len(self.evaluation_texts) - 10} more" if len(self.evaluation_texts) > 10 else ""
+        n = counted(len(self.evaluation_texts), "row")
+        if self.evaluation_allowed:
+            return (
+                f"warning: added {n} whose text is in the held-out set: {shown}{more}; the held-out figures "
+                "become optimistic, and train refuses the store until each is removed from one of the two"
+            )
+        return (
+            f"refused {n} whose text is in the held-out set (the held-out figures would become optimistic): "
+            f"{shown}{more}; pass --allow-heldout to add them anyway"
+        )
 
 
 def _has_surrogate(text: str) -> bool:
@@ -193,10 +232,84 @@ def _json_cells(obj: dict) -> tuple[dict[str, str], list[tuple[str, str]]]:
     return cells, problems
 
 
-def read_label_rows(path: Path, problems: list | None = None) -> list[tuple[int, dict]]:
+# The columns a labels file may hold, matched to its header case-insensitively; ``row`` is a
+# suggest file's row number, kept for the rows' provenance.
+_KNOWN_COLUMNS = tuple(dict.fromkeys(("text", "label", *COLUMNS, "row")))
+
+
+def column_map(names, path, *, text_column=None, label_column=None, strict=True) -> dict[str, str]:
+    """Header names to the names ``labels add`` and ``evaluate`` read: ``{"Text": "text", "body": "text"}``.
+
+    A header matches a known column (``text``, ``label``, the store's columns)
+    case-insensitively, or ``text_column`` / ``label_column`` when given. A column that
+    is not mapped keeps its name, unless that name is taken by a mapped one (a ``text``
+    column beside ``--text-column body``): it is then renamed ``text (not used)``.
+
+    Parameters
+    ----------
+    names : list of str
+        The header (or a JSON object's keys).
+    path : path-like
+        For messages.
+    text_column, label_column : str, optional
+        The columns holding the text and the label (``--text-column``, ``--label-column``).
+    strict : bool, default=True
+        Raise when a given column is missing (a CSV header); otherwise (one JSON object)
+        leave it out, so that the row reports its missing field.
+
+    Raises
+    ------
+    DataError
+        Two header names match one column, or (``strict``) a given column is missing.
+
+    Examples
+    --------
+    >>> column_map(["ID", "Body", "Verdict"], "x.csv", text_column="body", label_column="VERDICT")
+    {'Body': 'text', 'Verdict': 'label', 'ID': 'ID'}
+    """
+    wanted = {c: c for c in _KNOWN_COLUMNS}
+    given = {"text": text_column, "label": label_column}
+    for column, name in given.items():
+        if name:
+            wanted[column] = name
+    folded: dict[str, list[str]] = {}
+    for name in names:
+        folded.setdefault(name.strip().casefold(), []).append(name)
+    mapping: dict[str, str] = {}
+    for column, name in wanted.items():
+        hits = folded.get(name.strip().casefold(), [])
+        if len(hits) > 1:
+            raise DataError(
+                f"{path}: the columns {', '.join(map(repr, hits))} all match {name!r}; rename all but one"
+            )
+        if not hits:
+            if given.get(column) and strict:
+                raise DataError(
+                    f"{path}: no column {name!r} (--{column}-column); the header has: {', '.join(names)}"
+                )
+            continue
+        if hits[0] in mapping:
+            raise DataError(
+                f"{path}: the column {hits[0]!r} cannot be both {mapping[hits[0]]} and {column}; "
+                "check --text-column and --label-column"
+            )
+        mapping[hits[0]] = column
+    taken = set(mapping.values())
+    for name in names:
+        if name not in mapping:
+            mapping[name] = f"{name} (not used)" if name in taken else name
+    return mapping
+
+
+def read_label_rows(
+    path: Path, problems: list | None = None, *, text_column=None, label_column=None
+) -> list[tuple[int, dict]]:
     """Rows of a labels file (csv or jsonl, at least ``text`` and ``label``) with their line numbers.
 
-    Used for new labels (``labels add``) and for evaluation data (``evaluate``).
+    Used for new labels (``labels add``) and for evaluation data (``evaluate``). This is
+    the one place where a labels file is read: a reader of more formats (xlsx, ``;`` CSV
+    through ``classifier.readers.Input``) plugs in here, yielding ``(line, cells)``
+    pairs that then go through :func:`column_map` as these do.
 
     Parameters
     ----------
@@ -206,12 +319,15 @@ def read_label_rows(path: Path, problems: list | None = None) -> list[tuple[int,
         labelled rows (malformed JSON, a text that is not a JSON string, a lone
         surrogate escape, more CSV fields than the header has). Those rows are left
         out of the result. Without it, the first such row raises.
+    text_column, label_column : str, optional
+        The columns holding the text and the label, when they are not called ``text``
+        and ``label``. Every header is matched case-insensitively (:func:`column_map`).
 
     Raises
     ------
     DataError
-        Not UTF-8, unreadable, malformed CSV, another file type, or (without
-        ``problems``) a row that cannot be read.
+        Not UTF-8, unreadable, malformed CSV, another file type, a given column that
+        is missing, or (without ``problems``) a row that cannot be read.
     """
     name = path.name.lower()
     try:
@@ -240,13 +356,28 @@ def read_label_rows(path: Path, problems: list | None = None) -> list[tuple[int,
             if not isinstance(obj, dict):
                 found.append((n, "", f"a JSON object per line is needed, got {json_kind(obj)}"))
                 continue
-            cells, wrong = _json_cells(obj)
+            try:
+                names = column_map(
+                    list(obj), path, text_column=text_column, label_column=label_column, strict=False
+                )
+            except DataError as exc:
+                found.append((n, "", str(exc).split(": ", 1)[1]))
+                continue
+            cells, wrong = _json_cells({names[k]: v for k, v in obj.items()})
             found.extend((n, column, message) for column, message in wrong)
             if not wrong:
                 rows.append((n, cells))
     elif name.endswith(".csv"):
         reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
         try:
+            header = reader.fieldnames or []
+            names = column_map(
+                [unescape_cell(k.strip()) for k in header],
+                path,
+                text_column=text_column,
+                label_column=label_column,
+            )
+            keys = {k: names[unescape_cell(k.strip())] for k in header}
             line = 2
             for row in reader:
                 if None in row:  # more fields than the header: an unquoted comma in the text?
@@ -259,9 +390,7 @@ def read_label_rows(path: Path, problems: list | None = None) -> list[tuple[int,
                         )
                     )
                 else:
-                    rows.append(
-                        (line, {unescape_cell(k.strip()): unescape_cell(v or "") for k, v in row.items()})
-                    )
+                    rows.append((line, {keys[k]: unescape_cell(v or "") for k, v in row.items()}))
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc}); check the quoting") from None
@@ -402,7 +531,7 @@ def _store_index(stored: pd.DataFrame, keys: list[str]) -> dict[str, tuple[str, 
     return index
 
 
-def _candidates(files, report: AddReport, source, annotator, added_date):
+def _candidates(files, report: AddReport, source, annotator, added_date, text_column=None, label_column=None):
     """The new rows as they would be stored, each checked as ``labels check`` checks stored rows.
 
     Returns
@@ -421,7 +550,7 @@ def _candidates(files, report: AddReport, source, annotator, added_date):
     entries = []
     for number, path in enumerate(map(Path, files)):
         problems: list[tuple[int, str, str]] = []
-        rows = read_label_rows(path, problems)
+        rows = read_label_rows(path, problems, text_column=text_column, label_column=label_column)
         report.read += len(rows) + len({line for line, _, _ in problems})
         bad.extend(
             (number, line, str(Problem(str(path), line, column, message)))
@@ -447,6 +576,14 @@ def _candidates(files, report: AddReport, source, annotator, added_date):
                 )
                 continue
             stem = _slug(source or path.stem)
+            own = row.get("source", "").strip()
+            if (
+                source and own and own != source
+            ):  # --source for every row; the file's own source kept beside it
+                at = row.get("row", "").strip()  # a suggest file: the row of the input it came from
+                row_source = f"{source} (from {own}{f' row {at}' if at else ''})"
+            else:
+                row_source = source or own or f"labels-add:{path.name}"
             entries.append(
                 {
                     "text": row["text"],
@@ -454,7 +591,7 @@ def _candidates(files, report: AddReport, source, annotator, added_date):
                     "lang": row.get("lang", "").strip(),
                     "category": row.get("category", "").strip()
                     or (POSITIVE_CATEGORY if label else "unsorted"),
-                    "source": row.get("source", "").strip() or source or f"labels-add:{path.name}",
+                    "source": row_source,
                     "group": row.get("group", "").strip(),
                     "added": row.get("added", "").strip() or added_date,
                     "annotator": row.get("annotator", "").strip() or annotator or "",
@@ -492,6 +629,10 @@ def add_labels(
     resolve: str | None = None,
     now: datetime | None = None,
     on_wait=None,
+    dry_run: bool = False,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    allow_heldout: bool = False,
 ) -> AddReport:
     """Merge new labelled rows into the store as a new dated file.
 
@@ -508,14 +649,29 @@ def add_labels(
         The store folder, which must exist; default ``datasets/labelled`` in the
         workspace (:func:`classifier.config.label_store`).
     source, annotator : str, optional
-        Provenance for rows that do not carry their own; the annotator is also the
-        rows' ``writer`` unless they name one.
+        Provenance: ``source`` for every row (a row's own ``source``, e.g. the input
+        file a ``suggest`` row came from, is kept beside it: ``SOURCE (from FILE row
+        N)``); ``annotator`` for rows that do not name theirs, and their ``writer``
+        unless they name one.
     resolve : {None, "newest", "keep"}
         What to do with conflicts (see the module docstring).
     now : datetime, optional
         The time stamped on the rows and the file name (for tests).
     on_wait : callable, optional
         Called with a message if another run holds the store's lock (this one waits).
+    dry_run : bool, default=False
+        Do everything but write: the report says what would be added, the conflicts
+        (without ``resolve``: why nothing would be added, in :attr:`AddReport.refusal`)
+        and the refused rows. No lock is taken: the store's files appear whole (they
+        are linked into place), so reading them needs none.
+    text_column, label_column : str, optional
+        The columns holding the text and the label, when not ``text`` and ``label``
+        (headers match case-insensitively).
+    allow_heldout : bool, default=False
+        Add rows whose text is in the held-out set (``datasets/heldout/``, or
+        ``datasets/real/``, beside the store) too. By default they are refused and
+        listed in :attr:`AddReport.evaluation_texts`: the held-out figures would
+        become optimistic, and ``train`` refuses a store that holds such a text.
 
     Returns
     -------
@@ -537,8 +693,13 @@ def add_labels(
     report = AddReport()
     # the new files are read and checked first: they are not the store, and a bad row
     # should not keep another run waiting
-    candidates = _candidates(files, report, source, annotator, now.strftime("%Y-%m-%d"))
-    with store_lock(store, on_wait=on_wait):  # from reading the store to writing the new file
+    candidates = _candidates(
+        files, report, source, annotator, now.strftime("%Y-%m-%d"), text_column, label_column
+    )
+    candidates = _evaluation_check(candidates, store, report, allow_heldout)
+    report.dry_run = dry_run
+    lock = contextlib.nullcontext() if dry_run else store_lock(store, on_wait=on_wait)
+    with lock:  # from reading the store to writing the new file
         stored, problems = (
             read_labelled(store_files([store])) if any(store.glob("*.csv")) else (pd.DataFrame(), [])
         )
@@ -547,22 +708,56 @@ def add_labels(
                 f"the store has problems ({problems[0]}); run 'coercion-classifier labels check' first"
             )
         stored_keys = normalize_texts(stored["text"].astype(str).tolist()) if len(stored) else []
-        new_rows = _merge(candidates, _store_index(stored, stored_keys), report, resolve)
+        new_rows = _merge(candidates, _store_index(stored, stored_keys), report, resolve, dry_run=dry_run)
         report.conflicts_resolved = resolve
-        if new_rows:
-            name = source or Path(files[0]).stem
+        name = source or Path(files[0]).stem
+        if new_rows and dry_run:
+            report.would_write = next(p for p in _file_names(store, now, name) if not p.exists())
+        elif new_rows:
             report.written = _write(store, new_rows, stored, stored_keys, now, name)
         report.added = len(new_rows)
     return report
 
 
-def _merge(candidates, index, report: AddReport, resolve) -> list[dict]:
+def _evaluation_check(candidates: list[dict], store: Path, report: AddReport, allow: bool) -> list[dict]:
+    """The candidates that may be added: those whose text is an evaluation text are refused unless ``allow``.
+
+    The evaluation sets are the workspace's ``datasets/heldout/`` and ``datasets/real/``
+    (beside the store folder), matched by normalised text as ``train`` matches them.
+    """
+    index: dict[str, str] = {}
+    for folder in (store.parent / "heldout", store.parent / "real"):
+        if not folder.is_dir() or not any(folder.glob("*.csv")):
+            continue
+        for path in store_files([folder]):
+            rows = read_label_rows(path, [])  # only the texts matter; a row that cannot be read has none
+            texts = [row.get("text", "") for _, row in rows]
+            for (line, _), key in zip(rows, normalize_texts(texts), strict=True):
+                if key:
+                    index.setdefault(key, f"{path}:{line}")
+    if not index:
+        return candidates
+    report.evaluation_allowed = allow
+    kept = []
+    for entry in candidates:
+        where = index.get(entry["_key"])
+        if where is not None:
+            report.evaluation_texts.append((entry["_where"], where))
+            if not allow:
+                continue
+        kept.append(entry)
+    return kept
+
+
+def _merge(candidates, index, report: AddReport, resolve, *, dry_run: bool = False) -> list[dict]:
     """The rows to add (in the order their texts first appear): duplicates skipped, conflicts resolved.
 
     Raises
     ------
     DataError
-        Conflicts and no ``resolve``: all counted, the first listed.
+        Conflicts and no ``resolve``: all counted, the first listed. In a dry run,
+        the conflicts go into the report instead, with the reason in
+        :attr:`AddReport.refusal`, and no row is to be added.
     """
     groups: dict[str, list[dict]] = {}
     for entry in candidates:
@@ -622,6 +817,13 @@ def _merge(candidates, index, report: AddReport, resolve) -> list[dict]:
                 f"{len(conflicts)} conflict(s) ({len(conflicts) - inside} with stored labels, "
                 f"{inside} inside the new file(s))"
             )
+        if dry_run:
+            report.conflicts.extend(conflicts)
+            report.refusal = (
+                f"{head}; pass --resolve newest (the newest label wins) or --resolve keep (the earliest "
+                "label stays)"
+            )
+            return []
         shown = "; ".join(f"{c.new} says {c.label}, {c.other} says {c.other_label}" for c in conflicts[:5])
         more = f" (and {len(conflicts) - 5} more)" if len(conflicts) > 5 else ""
         raise DataError(
@@ -638,6 +840,12 @@ def _merge(candidates, index, report: AddReport, resolve) -> list[dict]:
     return new_rows
 
 
+def _file_names(store: Path, now: datetime, name: str):
+    """The new file's candidate paths, in order: ``added_<UTC time>[-N]_<slug>.csv``."""
+    stamp, slug = now.strftime("%Y%m%dT%H%M%SZ"), _slug(name)
+    return (store / f"added_{stamp}{'' if n == 1 else f'-{n}'}_{slug}.csv" for n in range(1, 1 << 30))
+
+
 def _write(
     store: Path, new_rows: list[dict], stored: pd.DataFrame, stored_keys, now: datetime, name: str
 ) -> Path:
@@ -648,8 +856,7 @@ def _write(
     :func:`classifier.labels.validate`: whatever is published, the check accepts, and
     it holds exactly the texts given.
     """
-    stamp, slug = now.strftime("%Y%m%dT%H%M%SZ"), _slug(name)
-    names = (f"added_{stamp}{'' if n == 1 else f'-{n}'}_{slug}.csv" for n in range(1, 1 << 30))
+    names = (path.name for path in _file_names(store, now, name))
     given = [e["group"] for e in new_rows]
     # Python's csv writer quotes a field only for the characters of its line terminator: a
     # lone CR would end the record when read back, so then every field is quoted

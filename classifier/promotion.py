@@ -95,9 +95,11 @@ def retrain(
     -------
     RetrainResult
     """
-    from . import config
+    from . import config, workspace
     from .training import fit_cross_writer, train
 
+    if models_dir is None:  # the workspace's registry: refuse before any work without one
+        workspace.require("retrain", "or pass --models-dir DIR")
     registry = Registry(models_dir or config.models_dir())
     heldout = heldout or ([config.heldout_dir()] if config.heldout_dir().is_dir() else [])
     with registry.lock():

@@ -213,6 +213,13 @@ class LoadedModel:
     def pipeline(self):
         """The fitted scikit-learn Pipeline (unpickled on first use, after the version check)."""
         if self._pipeline is None:
+            if self.card.get("model_file") is None:  # a scorer-only card: the shipped model
+                raise ModelIntegrityError(
+                    f"model {self.version} is the one shipped with coercion-classifier: it holds the scorer "
+                    "only (no pickle), which scores, evaluates and explains. To train on your own labels, "
+                    "create a workspace with 'coercion-classifier init DIR --from-shipped' and run "
+                    "'coercion-classifier train' there"
+                )
             if self._registry is None:
                 raise ModelIntegrityError(
                     f"model {self.version} at {self.path} was not loaded from a registry; refusing to unpickle "
@@ -257,8 +264,20 @@ class Registry:
         The registry folder (``models/`` by default in the CLI).
     """
 
+    # Whether cards name the scorer only (model_file and model_sha256 null): the shipped model.
+    scorer_only = False
+
     def __init__(self, root):
         self.root = Path(root)
+
+    def _artefacts(self) -> tuple[tuple[str, str], ...]:
+        """The card's (file name field, SHA-256 field) pairs this registry checks on load."""
+        pairs = (("model_file", "model_sha256"), ("scorer_file", "scorer_sha256"))
+        return pairs[1:] if self.scorer_only else pairs
+
+    def is_empty(self) -> bool:
+        """No version and no ``CURRENT`` at all: a first run (a broken ``CURRENT`` is not empty)."""
+        return self._first_run()
 
     def versions(self) -> list[str]:
         """Saved versions, oldest first (version names sort by creation time).
@@ -636,8 +655,8 @@ class Registry:
         fd, folder = self._open_version(version, requested=requested)
         try:
             card = _card_at(fd, folder, version)
-            validate_card(card, folder / CARD_FILE, folder_name=version)
-            for name_field, sha_field in (("model_file", "model_sha256"), ("scorer_file", "scorer_sha256")):
+            validate_card(card, folder / CARD_FILE, folder_name=version, scorer_only=self.scorer_only)
+            for name_field, sha_field in self._artefacts():
                 _hash_check(folder, card[name_field], card[sha_field], fd)
         finally:
             os.close(fd)
@@ -720,6 +739,25 @@ class Registry:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return version
+
+
+class ShippedRegistry(Registry):
+    """The registry shipped in the wheel: the default model, read-only and scorer-only.
+
+    It is loaded through the same checks as any registry (no link followed, the card
+    validated, the scorer's SHA-256 matched against it before use), but its card names
+    no pickle (``model_file`` null), and nothing ever writes to it.
+    """
+
+    scorer_only = True
+
+    def _read_only(self, *args, **kwargs):
+        raise ModelIntegrityError(
+            f"{self.root} is the model shipped with coercion-classifier, which is read-only; create a "
+            "workspace with 'coercion-classifier init DIR' for models of your own"
+        )
+
+    lock = save = set_current = rollback = import_model = load_or_train = _read_only
 
 
 def _parse_card(data: bytes, path) -> dict:
@@ -852,7 +890,9 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def validate_card(card, path, *, folder_name: str | None = None, action: str = "load") -> None:
+def validate_card(
+    card, path, *, folder_name: str | None = None, action: str = "load", scorer_only: bool = False
+) -> None:
     """Check every field a model card must have, and the type and range of each known one.
 
     Parameters
@@ -864,6 +904,9 @@ def validate_card(card, path, *, folder_name: str | None = None, action: str = "
         The folder the card sits in: its ``version`` must be that name.
     action : {"load", "import", "save"}
         What is refused (for the message).
+    scorer_only : bool, default=False
+        A card of the shipped model (:class:`ShippedRegistry`): ``model_file`` and
+        ``model_sha256`` must be null, since it ships no pickle.
 
     Raises
     ------
@@ -901,12 +944,17 @@ def validate_card(card, path, *, folder_name: str | None = None, action: str = "
     threshold = card["threshold"]
     if not (_is_number(threshold) and math.isfinite(threshold) and 0 < threshold < 1):
         bad("threshold", "a number strictly between 0 and 1")
-    for field in ("model_file", "scorer_file"):
+    files = ("scorer_file",) if scorer_only else ("model_file", "scorer_file")
+    for field in files:
         if not is_plain_name(card[field]) or card[field] == CARD_FILE:
             bad(field, f"the {name_rule} of a file in the version's folder, other than {CARD_FILE}")
-    if card["scorer_file"] == card["model_file"]:
+    if scorer_only:
+        for field in ("model_file", "model_sha256"):
+            if card[field] is not None:
+                bad(field, "null: the shipped model carries no pickle")
+    elif card["scorer_file"] == card["model_file"]:
         bad("scorer_file", "another file than model_file")
-    for field in ("model_sha256", "scorer_sha256"):
+    for field in ("scorer_sha256",) if scorer_only else ("model_sha256", "scorer_sha256"):
         if not (isinstance(card[field], str) and _SHA256.fullmatch(card[field])):
             bad(field, "a SHA-256: 64 lowercase hexadecimal digits")
     versions = card["versions"]

@@ -248,7 +248,8 @@ def train(
     data : list of path-like, optional
         Labelled CSV files or folders; default ``datasets/labelled``.
     models_dir : path-like, optional
-        Registry folder; default ``models``.
+        Registry folder; default ``models`` of the workspace, which must exist
+        (:func:`classifier.workspace.require`).
     heldout : list of path-like or False, optional
         Held-out labelled files scored after training and reported in the card
         (writers named ``team-*`` apart, as the optimistic figure); default
@@ -279,8 +280,10 @@ def train(
     >>> result = train(["datasets/labelled"], models_dir="models")  # doctest: +SKIP
     >>> result.card["threshold"]  # doctest: +SKIP
     """
-    from . import config
+    from . import config, workspace
 
+    if models_dir is None:  # the default registry is the workspace's: refuse before any work without one
+        workspace.require("train", "or pass --models-dir DIR")
     data = [Path(p) for p in (data or [config.labelled_dir()])]
     files = store_files(data)
     store = load_store(files)

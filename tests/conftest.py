@@ -125,3 +125,34 @@ def store_model(tmp_path_factory):
 def model_opts(model):
     """CLI options naming ``model``: its registry and its version (``--model`` takes a version, not a path)."""
     return ["--models-dir", str(model.path.parent), "--model", model.version]
+
+
+@pytest.fixture(autouse=True)
+def _no_shipped_model(tmp_path_factory, monkeypatch, request):
+    """Tests run as a source checkout without a built default model, unless they ask for ``shipped``.
+
+    (A maintainer who ran ``python -m classifier.release`` here has ``classifier/_shipped``.)
+    """
+    if "shipped" not in request.fixturenames:
+        from classifier import workspace
+
+        monkeypatch.setattr(workspace, "SHIPPED", tmp_path_factory.getbasetemp() / "no-shipped-model")
+
+
+@pytest.fixture(scope="session")
+def shipped_build(tmp_path_factory):
+    """A default model as the release builds it, from the tiny store (no held-out set)."""
+    from classifier.release import build_default_model
+
+    root = tmp_path_factory.mktemp("release")
+    store = write_store(root / "labelled" / "tiny.csv", tiny_rows()).parent
+    return build_default_model([store], heldout=False, out=root / "_shipped", quiet=True)
+
+
+@pytest.fixture
+def shipped(shipped_build, monkeypatch):
+    """``shipped_build`` installed as the shipped model and store (``classifier.workspace.SHIPPED``)."""
+    from classifier import workspace
+
+    monkeypatch.setattr(workspace, "SHIPPED", shipped_build)
+    return shipped_build
