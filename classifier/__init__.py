@@ -12,14 +12,18 @@ from .scoring import score_file, score_files, score_texts
 
 
 def load_model(version=None, models_dir=None) -> LoadedModel:
-    """Load a model from the registry (default: the current one in ``models/``).
+    """Load a model from the registry: by default the workspace's current one, else the shipped one.
+
+    As the commands that only read do: with neither argument, the current model of the
+    workspace (:mod:`classifier.workspace`) if it has one, else the default model shipped
+    in the package (the same integrity checks), else an error that says how to train one.
 
     Parameters
     ----------
     version : str, optional
-        A version name from ``models/``; default: the one in ``models/CURRENT``.
+        A version name from the registry; default: the one in ``models/CURRENT``.
     models_dir : path-like, optional
-        The registry folder; default ``models`` under the project home.
+        The registry folder; default ``models`` in the workspace.
 
     Returns
     -------
@@ -28,6 +32,10 @@ def load_model(version=None, models_dir=None) -> LoadedModel:
     """
     from . import config
 
+    if version is None and models_dir is None:
+        from .workspace import reading_model
+
+        return reading_model(train=False)
     return Registry(models_dir or config.models_dir()).load(version)
 
 

@@ -156,16 +156,18 @@ def _open_workbook(path: str):
     return reader.wb, holder.get("table")
 
 
-def read_xlsx(source) -> Iterator[Record]:
-    """The records of one sheet of an xlsx :class:`~classifier.readers.Input`.
+def sheet_rows(path: str, sheet: str | None = None) -> Iterator[tuple]:
+    """The rows of one sheet (the first, or ``sheet``) as tuples of cell values, header first.
+
+    The one place that opens a workbook: ``score`` reads records through
+    :func:`read_xlsx`, ``labels add`` and ``evaluate`` read labelled rows with it.
 
     Raises
     ------
     InputError
-        Not an xlsx file, encrypted, a zip bomb, no such sheet or column, or data that
-        is corrupted (then after some rows; the output, being atomic, is not written).
+        Not an xlsx file, encrypted, a zip bomb, no such sheet, or data that is
+        corrupted (then after some rows: the caller's output, being atomic, is not written).
     """
-    path = source.path
     _check_archive(path)
     try:
         import openpyxl  # noqa: F401
@@ -181,28 +183,8 @@ def read_xlsx(source) -> Iterator[Record]:
         ) from None
     n = 0
     try:
-        sheet = _sheet(workbook, source.sheet, path)
-        rows = sheet.iter_rows(values_only=True)
-        header_cells = next(rows, None)
-        if header_cells is None:
-            return
-        header = [(_cell_text(v) or "").strip() for v in header_cells]
-        ti = find_column(
-            header, source.text_column, "--text-column", path, aliases=_text_aliases(source.text_column)
-        )
-        ii = find_column(header, source.id_column, "--id-column", path) if source.id_column else None
-        kept = kept_columns(header, source.keep, {ti, ii}, path)
-        empty = 0  # empty rows not yet given out: only those followed by data are rows
-        for cells in rows:
-            if all(v is None or v == "" for v in cells):
-                empty += 1
-                continue
-            for _ in range(empty):
-                n += 1
-                yield Record(n, "", error="empty text", meta={name: None for _, name in kept} or None)
-            empty = 0
-            n += 1
-            yield _record(n, cells, ti, ii, kept)
+        for n, cells in enumerate(_sheet(workbook, sheet, path).iter_rows(values_only=True)):  # noqa: B007
+            yield cells
     except InputError:
         raise
     except _CORRUPT as exc:
@@ -214,6 +196,39 @@ def read_xlsx(source) -> Iterator[Record]:
         workbook.close()
         if table is not None:
             table.close()
+
+
+def read_xlsx(source) -> Iterator[Record]:
+    """The records of one sheet of an xlsx :class:`~classifier.readers.Input`.
+
+    Raises
+    ------
+    InputError
+        As :func:`sheet_rows`, and a missing text, id or kept column.
+    """
+    path = source.path
+    rows = sheet_rows(path, source.sheet)
+    header_cells = next(rows, None)
+    if header_cells is None:
+        return
+    header = [(_cell_text(v) or "").strip() for v in header_cells]
+    ti = find_column(
+        header, source.text_column, "--text-column", path, aliases=_text_aliases(source.text_column)
+    )
+    ii = find_column(header, source.id_column, "--id-column", path) if source.id_column else None
+    kept = kept_columns(header, source.keep, {ti, ii}, path)
+    n = 0
+    empty = 0  # empty rows not yet given out: only those followed by data are rows
+    for cells in rows:
+        if all(v is None or v == "" for v in cells):
+            empty += 1
+            continue
+        for _ in range(empty):
+            n += 1
+            yield Record(n, "", error="empty text", meta={name: None for _, name in kept} or None)
+        empty = 0
+        n += 1
+        yield _record(n, cells, ti, ii, kept)
 
 
 def _sheet(workbook, name, path):

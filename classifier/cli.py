@@ -462,7 +462,7 @@ def score(
     "--data",
     "data",
     multiple=True,
-    help="Labelled CSV file or folder (text,label[,lang,category,...]; repeatable). Default: datasets/heldout.",
+    help="Labelled file (.csv, .tsv, .xlsx, .jsonl) or folder of CSVs (text,label[,lang,category,...]; repeatable). Default: datasets/heldout.",
 )
 @click.option(
     "--report", "report_dir", type=click.Path(file_okay=False), help="Write DIR/report.html with PNG plots."
@@ -666,6 +666,8 @@ def labels_check(paths, as_json):
 )
 @click.option("--text-column", help="The column (or JSON field) with the text. Default: text.")
 @click.option("--label-column", help="The column (or JSON field) with the label. Default: label.")
+@click.option("--sheet", metavar="NAME", help="The sheet of .xlsx files. Default: the first.")
+@click.option("--delimiter", help="CSV delimiter: , ; | or tab. Default: sniffed (.tsv: tab).")
 @click.option(
     "--dry-run", is_flag=True, help="Report what would be added, conflicts and refusals; write nothing."
 )
@@ -675,8 +677,20 @@ def labels_check(paths, as_json):
     help="Add rows whose text is in the held-out set too (its figures become optimistic). Default: refuse them.",
 )
 @_friendly
-def labels_add(files, source, annotator, resolve, store, text_column, label_column, dry_run, allow_heldout):
-    """Merge new labelled rows (csv/jsonl: text, label, ...) into the store as a new dated file.
+def labels_add(
+    files,
+    source,
+    annotator,
+    resolve,
+    store,
+    text_column,
+    label_column,
+    sheet,
+    delimiter,
+    dry_run,
+    allow_heldout,
+):
+    """Merge new labelled rows (csv, tsv, xlsx, jsonl: text, label, ...) into the store as a new dated file.
 
     Labels may be 1/0, yes/no or true/false. Every row is checked as labels check
     checks the store; one bad row (each is listed) and nothing is added. Existing
@@ -685,7 +699,8 @@ def labels_add(files, source, annotator, resolve, store, text_column, label_colu
     (against the store, or twice in the new files) is a conflict: the conflicts are
     listed and nothing is added unless --resolve says what to do. Two runs at once
     take turns. Headers match case-insensitively; --text-column and --label-column
-    name other columns. A row whose text is in the held-out set (datasets/heldout/) is
+    name other columns. A CSV's delimiter and encoding (UTF-8, cp1251, KOI8) are
+    detected, as score detects them. A row whose text is in the held-out set (datasets/heldout/) is
     refused unless --allow-heldout. --dry-run says all this and writes nothing.
 
     Run it in a workspace (coercion-classifier init), or set COERCION_CLASSIFIER_HOME,
@@ -710,6 +725,8 @@ def labels_add(files, source, annotator, resolve, store, text_column, label_colu
             text_column=text_column,
             label_column=label_column,
             allow_heldout=allow_heldout,
+            sheet=sheet,
+            delimiter=delimiter,
         )
     except InvalidRowsError as exc:
         for line in exc.rows:  # one line per bad row, as labels check lists the store's
@@ -839,7 +856,11 @@ def models_list(registry):
     current = registry.current_version()
     versions = registry.versions()
     if not versions:
-        click.echo(f"no models in {registry.root}; train one with 'coercion-classifier train'")
+        from .workspace import shipped_registry
+
+        shipped = shipped_registry()
+        using = f"; score uses the shipped model {shipped.current_version()}" if shipped is not None else ""
+        click.echo(f"no models in {registry.root}{using}; train one with 'coercion-classifier train'")
         return
     click.echo(f"  {'version':<22}{'parent':<22}{'rows':>6}{'cv f1':>8}{'held-out f1':>13}{'threshold':>11}")
     for v in versions:

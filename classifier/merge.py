@@ -46,7 +46,7 @@ import pandas as pd
 
 from ._cells import unescape_cell
 from ._files import UnsafeFile, default_mode, fsync_dir, open_regular
-from .errors import DataError, counted
+from .errors import DataError, InputError, counted
 from .labels import (
     COLUMNS,
     CONDITIONS,
@@ -60,7 +60,7 @@ from .labels import (
 )
 from .lang import detect_languages
 from .normalize import normalize_texts
-from .readers import json_kind
+from .readers import _SAMPLE, _cell_text, _delimiter_option, detect_encoding, json_kind, sniff_delimiter
 
 _TRUE = {"1", "yes", "y", "true", "t"}
 _FALSE = {"0", "no", "n", "false", "f"}
@@ -302,14 +302,23 @@ def column_map(names, path, *, text_column=None, label_column=None, strict=True)
 
 
 def read_label_rows(
-    path: Path, problems: list | None = None, *, text_column=None, label_column=None
+    path: Path,
+    problems: list | None = None,
+    *,
+    text_column=None,
+    label_column=None,
+    sheet: str | None = None,
+    delimiter: str | None = None,
 ) -> list[tuple[int, dict]]:
-    """Rows of a labels file (csv or jsonl, at least ``text`` and ``label``) with their line numbers.
+    """Rows of a labels file (at least ``text`` and ``label``) with their line numbers.
 
-    Used for new labels (``labels add``) and for evaluation data (``evaluate``). This is
-    the one place where a labels file is read: a reader of more formats (xlsx, ``;`` CSV
-    through ``classifier.readers.Input``) plugs in here, yielding ``(line, cells)``
-    pairs that then go through :func:`column_map` as these do.
+    Used for new labels (``labels add``) and for evaluation data (``evaluate``): the one
+    place where a labels file is read. It reads what ``score`` reads from a spreadsheet:
+    ``.csv`` with its delimiter (``,`` ``;`` tab ``|``) sniffed as ``score`` sniffs it,
+    ``.tsv``, ``.xlsx`` (the first sheet or ``sheet``; the line is the sheet's row
+    number), and ``.jsonl``. Text files may be UTF-8 (with or without a BOM), UTF-16/32
+    with a BOM, cp1251 or KOI8, detected as ``score`` detects them; a file is decoded
+    strictly, so a byte that is not of its encoding is an error, never a changed letter.
 
     Parameters
     ----------
@@ -317,91 +326,175 @@ def read_label_rows(
     problems : list, optional
         Where to append ``(line, column, message)`` for rows that cannot be read as
         labelled rows (malformed JSON, a text that is not a JSON string, a lone
-        surrogate escape, more CSV fields than the header has). Those rows are left
-        out of the result. Without it, the first such row raises.
+        surrogate escape, more CSV fields than the header has, a value in a spreadsheet
+        column without a header). Those rows are left out of the result. Without it,
+        the first such row raises.
     text_column, label_column : str, optional
         The columns holding the text and the label, when they are not called ``text``
         and ``label``. Every header is matched case-insensitively (:func:`column_map`).
+    sheet : str, optional
+        The sheet of an ``.xlsx`` file (default: the first).
+    delimiter : str, optional
+        A ``.csv`` file's delimiter (default: sniffed).
 
     Raises
     ------
     DataError
-        Not UTF-8, unreadable, malformed CSV, another file type, a given column that
+        Undecodable, unreadable, malformed CSV, another file type, a given column that
         is missing, or (without ``problems``) a row that cannot be read.
     """
     name = path.name.lower()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save it as UTF-8") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     found: list[tuple[int, str, str]] = []
-    rows = []
-    if name.endswith((".jsonl", ".ndjson")):
-        # lines end at \n only: splitlines() would also cut at U+2028, U+0085... which JSON
-        # strings may hold raw
-        for n, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                found.append((n, "", f"malformed JSON at column {exc.colno} ({exc.msg})"))
-                continue
-            except (ValueError, RecursionError) as exc:  # a 5,000-digit number, [[[[... nested too deep
-                reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
-                found.append((n, "", f"unreadable JSON ({reason})"))
-                continue
-            if not isinstance(obj, dict):
-                found.append((n, "", f"a JSON object per line is needed, got {json_kind(obj)}"))
-                continue
-            try:
-                names = column_map(
-                    list(obj), path, text_column=text_column, label_column=label_column, strict=False
-                )
-            except DataError as exc:
-                found.append((n, "", str(exc).split(": ", 1)[1]))
-                continue
-            cells, wrong = _json_cells({names[k]: v for k, v in obj.items()})
-            found.extend((n, column, message) for column, message in wrong)
-            if not wrong:
-                rows.append((n, cells))
-    elif name.endswith(".csv"):
-        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-        try:
-            header = reader.fieldnames or []
-            names = column_map(
-                [unescape_cell(k.strip()) for k in header],
-                path,
-                text_column=text_column,
-                label_column=label_column,
-            )
-            keys = {k: names[unescape_cell(k.strip())] for k in header}
-            line = 2
-            for row in reader:
-                if None in row:  # more fields than the header: an unquoted comma in the text?
-                    found.append(
-                        (
-                            line,
-                            "",
-                            f"{len(reader.fieldnames) + len(row[None])} fields where the header has "
-                            f"{len(reader.fieldnames)}; quote a text that holds commas",
-                        )
-                    )
-                else:
-                    rows.append((line, {keys[k]: unescape_cell(v or "") for k, v in row.items()}))
-                line = reader.line_num + 1
-        except csv.Error as exc:
-            raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc}); check the quoting") from None
+    try:
+        delimiter = _delimiter_option(delimiter)
+    except InputError as exc:
+        raise DataError(str(exc)) from None
+    if name.endswith(".xlsx"):
+        rows = _xlsx_label_rows(path, found, text_column, label_column, sheet)
+    elif name.endswith((".jsonl", ".ndjson", ".csv", ".tsv")):
+        text = _decoded(path)
+        if name.endswith((".jsonl", ".ndjson")):
+            rows = _jsonl_label_rows(text, path, found, text_column, label_column)
+        else:
+            if delimiter is None:
+                delimiter = "\t" if name.endswith(".tsv") else sniff_delimiter(text[:_SAMPLE])
+            rows = _csv_label_rows(text, path, found, text_column, label_column, delimiter)
     else:
-        raise DataError(f"{path}: use a .csv or .jsonl file with at least the columns text and label")
+        raise DataError(
+            f"{path}: use a .csv, .tsv, .xlsx or .jsonl file with at least the columns text and label"
+        )
     if problems is not None:
         problems.extend(found)
     elif found:
         first = Problem(str(path), *found[0])
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise DataError(f"{first}{more}")
+    return rows
+
+
+def _decoded(path: Path) -> str:
+    """A labels file's text, in the encoding ``score`` would detect, decoded strictly."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    encoding = detect_encoding(data[:_SAMPLE])
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid {encoding} (byte {exc.start}); re-save it as UTF-8") from None
+    if encoding in ("cp1251", "koi8-u"):
+        # any bytes decode in these: a Latin-1 file (say) reads as Latin words with
+        # Cyrillic letters inside ("Cafй"), which a Cyrillic file hardly ever has; such a
+        # file is refused rather than stored with its letters changed
+        words = _CYRILLIC_WORD.findall(text)
+        mixed = [w for w in words if _LATIN.search(w)]
+        if words and len(mixed) * 5 > len(words):
+            raise DataError(
+                f"{path}: not UTF-8, and not Cyrillic text in {encoding} either "
+                f"(it would read {mixed[0]!r}); re-save it as UTF-8"
+            )
+    return text
+
+
+# Words with a Cyrillic letter, and Latin letters: see _decoded.
+_CYRILLIC_WORD = re.compile(r"\w*[\u0400-\u04ff]\w*")
+_LATIN = re.compile("[A-Za-z]")
+
+
+def _jsonl_label_rows(text, path, found, text_column, label_column):
+    rows = []
+    # lines end at \n only: splitlines() would also cut at U+2028, U+0085... which JSON
+    # strings may hold raw
+    for n, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            found.append((n, "", f"malformed JSON at column {exc.colno} ({exc.msg})"))
+            continue
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, [[[[... nested too deep
+            reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            found.append((n, "", f"unreadable JSON ({reason})"))
+            continue
+        if not isinstance(obj, dict):
+            found.append((n, "", f"a JSON object per line is needed, got {json_kind(obj)}"))
+            continue
+        try:
+            names = column_map(
+                list(obj), path, text_column=text_column, label_column=label_column, strict=False
+            )
+        except DataError as exc:
+            found.append((n, "", str(exc).split(": ", 1)[1]))
+            continue
+        cells, wrong = _json_cells({names[k]: v for k, v in obj.items()})
+        found.extend((n, column, message) for column, message in wrong)
+        if not wrong:
+            rows.append((n, cells))
+    return rows
+
+
+def _csv_label_rows(text, path, found, text_column, label_column, delimiter):
+    rows = []
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = reader.fieldnames or []
+        names = column_map(
+            [unescape_cell(k.strip()) for k in header],
+            path,
+            text_column=text_column,
+            label_column=label_column,
+        )
+        keys = {k: names[unescape_cell(k.strip())] for k in header}
+        line = 2
+        for row in reader:
+            if None in row:  # more fields than the header: an unquoted delimiter in the text?
+                shown = "tabs" if delimiter == "\t" else f"{delimiter!r}"
+                found.append(
+                    (
+                        line,
+                        "",
+                        f"{len(reader.fieldnames) + len(row[None])} fields where the header has "
+                        f"{len(reader.fieldnames)}; quote a text that holds {shown}",
+                    )
+                )
+            else:
+                rows.append((line, {keys[k]: unescape_cell(v or "") for k, v in row.items()}))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc}); check the quoting") from None
+    return rows
+
+
+def _xlsx_label_rows(path, found, text_column, label_column, sheet):
+    """Labelled rows of a sheet; the line is the sheet's row number, as the spreadsheet shows it."""
+    from ._xlsx import sheet_rows
+
+    rows = []
+    try:
+        cells_of = sheet_rows(str(path), sheet)
+        header_cells = next(cells_of, None)
+        if header_cells is None:
+            return rows
+        header = [(_cell_text(v) or "").strip() for v in header_cells]
+        named = [i for i, h in enumerate(header) if h]
+        names = column_map(
+            [header[i] for i in named], path, text_column=text_column, label_column=label_column
+        )
+        for line, cells in enumerate(cells_of, start=2):
+            values = [_cell_text(v) or "" for v in cells]
+            if not any(v.strip() for v in values):
+                continue  # an empty row (formatting often reaches far below the data)
+            stray = [i for i, v in enumerate(values) if v.strip() and (i >= len(header) or not header[i])]
+            if stray:
+                found.append(
+                    (line, "", f"a value in column {stray[0] + 1}, which has no header; name that column")
+                )
+                continue
+            rows.append((line, {names[header[i]]: values[i] if i < len(values) else "" for i in named}))
+    except InputError as exc:
+        raise DataError(str(exc)) from None
     return rows
 
 
@@ -531,7 +624,7 @@ def _store_index(stored: pd.DataFrame, keys: list[str]) -> dict[str, tuple[str, 
     return index
 
 
-def _candidates(files, report: AddReport, source, annotator, added_date, text_column=None, label_column=None):
+def _candidates(files, report: AddReport, source, annotator, added_date, **read_options):
     """The new rows as they would be stored, each checked as ``labels check`` checks stored rows.
 
     Returns
@@ -550,13 +643,13 @@ def _candidates(files, report: AddReport, source, annotator, added_date, text_co
     entries = []
     for number, path in enumerate(map(Path, files)):
         problems: list[tuple[int, str, str]] = []
-        rows = read_label_rows(path, problems, text_column=text_column, label_column=label_column)
+        rows = read_label_rows(path, problems, **read_options)
         report.read += len(rows) + len({line for line, _, _ in problems})
         bad.extend(
             (number, line, str(Problem(str(path), line, column, message)))
             for line, column, message in problems
         )
-        if path.name.lower().endswith(".csv") and rows:
+        if path.name.lower().endswith((".csv", ".tsv", ".xlsx")) and rows:
             missing = [c for c in ("text", "label") if c not in rows[0][1]]
             if missing:
                 raise DataError(
@@ -633,13 +726,16 @@ def add_labels(
     text_column: str | None = None,
     label_column: str | None = None,
     allow_heldout: bool = False,
+    sheet: str | None = None,
+    delimiter: str | None = None,
 ) -> AddReport:
     """Merge new labelled rows into the store as a new dated file.
 
     Parameters
     ----------
     files : list of path-like
-        CSV or JSON Lines files with at least ``text`` and ``label`` (``1/0``,
+        ``.csv`` (any delimiter of ``, ; tab |``), ``.tsv``, ``.xlsx`` or JSON Lines
+        files (see :func:`read_label_rows`) with at least ``text`` and ``label`` (``1/0``,
         ``yes/no``, ``true/false``). Optional: ``lang`` (guessed when empty),
         ``category`` (``coerced_appeal`` for label 1; ``unsorted`` for label 0 when
         empty), ``source``, ``group``, ``annotator``, ``writer`` (default: the
@@ -667,6 +763,9 @@ def add_labels(
     text_column, label_column : str, optional
         The columns holding the text and the label, when not ``text`` and ``label``
         (headers match case-insensitively).
+    sheet, delimiter : str, optional
+        The sheet of ``.xlsx`` files (default: the first) and the delimiter of ``.csv``
+        files (default: sniffed), as ``score --sheet/--delimiter``.
     allow_heldout : bool, default=False
         Add rows whose text is in the held-out set (``datasets/heldout/``, or
         ``datasets/real/``, beside the store) too. By default they are refused and
@@ -693,9 +792,8 @@ def add_labels(
     report = AddReport()
     # the new files are read and checked first: they are not the store, and a bad row
     # should not keep another run waiting
-    candidates = _candidates(
-        files, report, source, annotator, now.strftime("%Y-%m-%d"), text_column, label_column
-    )
+    read_options = dict(text_column=text_column, label_column=label_column, sheet=sheet, delimiter=delimiter)
+    candidates = _candidates(files, report, source, annotator, now.strftime("%Y-%m-%d"), **read_options)
     candidates = _evaluation_check(candidates, store, report, allow_heldout)
     report.dry_run = dry_run
     lock = contextlib.nullcontext() if dry_run else store_lock(store, on_wait=on_wait)

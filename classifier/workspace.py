@@ -167,7 +167,7 @@ def shipped_registry():
     return ShippedRegistry(root) if os.path.lexists(root / CURRENT_FILE) else None
 
 
-def reading_model(model_ref=None, models_dir=None, *, announce=None):
+def reading_model(model_ref=None, models_dir=None, *, announce=None, train: bool = True):
     """The model a command that only reads (``score``, ``explain``, ``evaluate``, ``suggest``) uses.
 
     Parameters
@@ -179,6 +179,9 @@ def reading_model(model_ref=None, models_dir=None, *, announce=None):
     announce : callable, optional
         Called with one-line messages: which model is used and where it came from, or
         that the default one is being trained (a first run in a source checkout).
+    train : bool, default=True
+        In a source checkout with no model and no shipped one, train the default model
+        (the CLI's first run); otherwise raise :class:`~classifier.errors.ModelNotFoundError`.
 
     Returns
     -------
@@ -212,6 +215,8 @@ def reading_model(model_ref=None, models_dir=None, *, announce=None):
             "train one in a workspace to use your own labels)"
         )
         return model
+    if not train:
+        return registry.load()  # no model: a one-line error that says how to train one
     return registry.load_or_train(announce=say)  # a source checkout: train it on a first run
 
 

@@ -140,6 +140,117 @@ def test_bad_column_mapping_is_one_line_and_adds_nothing(tiny_store, tmp_path, h
     assert _snapshot(tiny_store) == before
 
 
+# --- the analysts' files: xlsx, ; CSV from a Ukrainian Excel ---------------------------------------
+
+
+def _xlsx(path, rows, title="Розмітка"):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_labels_come_from_a_spreadsheet_with_its_row_numbers(tiny_store, tmp_path):
+    """An analyst's sheet: Cyrillic headers mapped, a number label, an empty row, a stray cell."""
+    new = _xlsx(
+        tmp_path / "розмітка.xlsx",
+        [
+            ["№", "Повідомлення", "Мітка", "lang"],
+            [1, "Мамо, я в полоні. Виходьте на площу, тисніть на владу", 1, "uk"],
+            [None, None, None, None],  # an empty row is not a row
+            [2, "Мамо, у мене все добре, не хвилюйся", 0, "uk"],
+            [3, "зовсім інше повідомлення", 0, "uk", "стороння клітинка"],
+        ],
+    )
+    args = [new, "--store", tiny_store, "--text-column", "повідомлення", "--label-column", "мітка"]
+    dry = _add(*args, "--dry-run")
+    assert dry.exit_code == 1, dry.output  # the stray cell: a real run would add nothing either
+    assert f"{new}:5: a value in column 5, which has no header; name that column" in dry.stderr
+    fixed = _xlsx(new.with_name("fixed.xlsx"), [r[:4] for r in [
+        ["№", "Повідомлення", "Мітка", "lang"],
+        [1, "Мамо, я в полоні. Виходьте на площу, тисніть на владу", 1, "uk"],
+        [None, None, None, None],
+        [2, "Мамо, у мене все добре, не хвилюйся", 0, "uk"],
+    ]])  # fmt: skip
+    args[0] = fixed
+    result = _add(*args, "--source", "hotline-week49")
+    assert result.exit_code == 0, result.output
+    added = _added(tiny_store)
+    assert added["label"].tolist() == ["1", "0"]
+    assert added["text"].tolist()[0] == "Мамо, я в полоні. Виходьте на площу, тисніть на владу"
+    assert set(added["source"]) == {"hotline-week49"}
+
+
+def test_semicolon_csv_in_cp1251_from_a_ukrainian_excel(tiny_store, tmp_path):
+    new = tmp_path / "export.csv"
+    new.write_bytes(
+        'Текст;Label;Lang\r\n"Мамо, виходьте на мітинг; нас тут кинули, тисніть на них";1;uk\r\n'
+        "Привіт, як там кіт?;0;uk\r\n".encode("cp1251")
+    )
+    result = _add(new, "--store", tiny_store, "--text-column", "текст")
+    assert result.exit_code == 0, result.output
+    added = _added(tiny_store)
+    assert added["text"].tolist() == [
+        "Мамо, виходьте на мітинг; нас тут кинули, тисніть на них",
+        "Привіт, як там кіт?",
+    ]
+    assert added["label"].tolist() == ["1", "0"]
+
+
+def test_delimiter_and_sheet_can_be_given(tiny_store, tmp_path):
+    piped = _write(tmp_path / "p.csv", ["text", "label"], [["зовсім нове, з комою", "0"]], delimiter="|")
+    book = _xlsx(tmp_path / "b.xlsx", [["text", "label"], ["не це", "1"]], title="Інше")
+    from openpyxl import load_workbook
+
+    wb = load_workbook(book)
+    wb.create_sheet("Тиждень 49").append(["text", "label"])
+    wb["Тиждень 49"].append(["ще одне нове повідомлення", "0"])
+    wb.save(book)
+    result = _add(piped, "--store", tiny_store, "--delimiter", "pipe", "--dry-run")
+    assert result.exit_code == 0 and "1 would be added" in result.stdout, result.output
+    result = _add(book, "--store", tiny_store, "--sheet", "тиждень 49")
+    assert result.exit_code == 0, result.output
+    assert _added(tiny_store)["text"].tolist() == ["ще одне нове повідомлення"]
+    missing = _add(book, "--store", tiny_store, "--sheet", "Зведення")
+    assert missing.exit_code == 1
+    assert (
+        missing.stderr.strip()
+        == f"Error: {book}: no sheet 'Зведення'; the sheets are: 'Інше', 'Тиждень 49'; pass --sheet NAME"
+    )
+
+
+def test_a_latin1_file_is_refused_not_read_as_cyrillic(tiny_store, tmp_path):
+    new = tmp_path / "export.csv"
+    new.write_bytes("text;label\nCafé déjà vu, à la carte;0\n".encode("latin-1"))
+    before = _snapshot(tiny_store)
+    result = _add(new, "--store", tiny_store)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        f"Error: {new}: not UTF-8, and not Cyrillic text in cp1251 either (it would read 'Cafй'); re-save it as UTF-8"
+    )
+    assert _snapshot(tiny_store) == before
+
+
+def test_evaluate_reads_a_labelled_spreadsheet(tiny_model, tmp_path):
+    from .conftest import model_opts
+
+    rows = [["Text", "Label"]] + [[r["text"], r["label"]] for r in tiny_rows()]
+    sheet = _xlsx(tmp_path / "eval.xlsx", rows)
+    csv_file = _write(tmp_path / "eval.csv", ["text", "label"], rows[1:], delimiter=";")
+    outputs = [
+        CliRunner().invoke(cli, ["evaluate", "--data", str(f), *model_opts(tiny_model)])
+        for f in (sheet, csv_file)
+    ]
+    assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]
+    sheet_out, csv_out = (r.stdout.split("\n", 2)[2] for r in outputs)  # after the lines naming the file
+    assert "30 rows, 15 positive" in outputs[0].stdout and sheet_out == csv_out and "f1 " in sheet_out
+
+
 # --- --source ----------------------------------------------------------------------------------
 
 

@@ -213,6 +213,36 @@ def test_a_broken_current_is_an_error_never_a_fall_back_to_the_shipped_model(now
     assert result.exit_code == 1 and "is empty" in result.stderr and "shipped" not in result.stderr
 
 
+def test_the_python_api_reads_as_the_commands_do(nowhere, shipped, tiny_model):
+    """load_model(): the workspace's current model, else the shipped one; an explicit folder as before."""
+    import classifier
+
+    version = (shipped / "models" / "CURRENT").read_text().strip()
+    assert classifier.load_model().version == version
+    assert classifier.load_model(models_dir=tiny_model.path.parent).version == tiny_model.version
+    assert _invoke("init", "ws").exit_code == 0
+    shutil.copytree(tiny_model.path.parent, nowhere / "ws" / "models", dirs_exist_ok=True)
+    os.chdir(nowhere / "ws")
+    assert classifier.load_model().version == tiny_model.version
+
+
+def test_the_python_api_never_trains_on_its_own(nowhere):
+    """Without a model and without a shipped one, load_model() says how to get one (the CLI would train)."""
+    import classifier
+    from classifier.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match="train"):
+        classifier.load_model()
+    assert sorted(p.name for p in nowhere.iterdir()) == []
+
+
+def test_models_list_names_the_shipped_model_when_the_workspace_has_none(nowhere, shipped):
+    assert _invoke("init", "ws").exit_code == 0
+    result = _invoke("--home", nowhere / "ws", "models", "list")
+    version = (shipped / "models" / "CURRENT").read_text().strip()
+    assert result.exit_code == 0 and f"score uses the shipped model {version}" in result.stdout
+
+
 def test_explicit_model_options_work_as_before(nowhere, shipped, tiny_model):
     (nowhere / "m.txt").write_text(MESSAGES, encoding="utf-8")
     result = _invoke("score", "m.txt", *model_opts(tiny_model))
