@@ -5,8 +5,10 @@ writes them to a text file (one per line), trains each contender on the label st
 and measures messages per second, all in this one run on this machine:
 
 * ours, ``score`` path: file in, CSV out (languages, scores, flags, reasons), --jobs 1 and 2;
-  and the same messages as a Telegram Desktop export (``result.json``, half of them with
-  entity lists), --jobs 2, with the peak memory (tracemalloc) of reading that export alone;
+  and the same messages, --jobs 2, as a ``;`` CSV (id, text, date), as an ``.xlsx`` laid
+  out as Excel writes it (texts in the shared-string table; see ``xlsx_reading.py``) and
+  as a Telegram Desktop export (``result.json``, half of them with entity lists), each
+  with the peak memory (tracemalloc) of reading that file alone;
 * ours, ``predict_proba`` on a list in memory (the compiled scorer), and the same model
   through scikit-learn's ``Pipeline.predict_proba``;
 * naive scikit-learn: TfidfVectorizer word 1-2 + char_wb 2-5, LogisticRegression; the
@@ -31,6 +33,7 @@ import tracemalloc
 
 import pandas as pd
 from _common import naive_pipeline, realistic_messages, train_default, train_fasttext
+from xlsx_reading import write_xlsx
 
 from classifier.readers import Input
 from classifier.scoring import score_files
@@ -89,17 +92,26 @@ def main():
             f"ours: score file->file, --jobs {jobs}",
             timed(lambda j=jobs, o=out: score_files([src], o, model, jobs=j)),
         )
-    tg = os.path.join(tmp, "result.json")
+    table_rows = [(i, t, f"2024-03-{1 + i % 28:02d} 09:30") for i, t in enumerate(messages)]
+    sheet_csv, sheet_xlsx, tg = (os.path.join(tmp, f) for f in ("export.csv", "export.xlsx", "result.json"))
+    with open(sheet_csv, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";")
+        writer.writerow(["id", "text", "date"])
+        writer.writerows(table_rows)
+    write_xlsx(sheet_xlsx, table_rows)
     write_telegram_export(messages, tg)
-    add(
-        f"ours: score Telegram result.json ({os.path.getsize(tg) / 1e6:.0f} MB) -> file, --jobs 2",
-        timed(lambda: score_files([tg], os.path.join(tmp, "tg.csv"), model, jobs=2)),
-    )
-    tracemalloc.start()
-    read = sum(1 for _ in Input(tg).records())
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    print(f"  reading the Telegram export alone: {read:,} messages, peak {peak / 1e6:.1f} MB (tracemalloc)")
+    peaks = {}
+    for what, path in (("; CSV", sheet_csv), (".xlsx", sheet_xlsx), ("Telegram result.json", tg)):
+        add(
+            f"ours: score {what} ({os.path.getsize(path) / 1e6:.0f} MB) -> file, --jobs 2",
+            timed(lambda p=path: score_files([p], os.path.join(tmp, "out.csv"), model, jobs=2)),
+        )
+        tracemalloc.start()
+        read = sum(1 for _ in Input(path).records())
+        peaks[what] = (read, tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    for what, (read, peak) in peaks.items():
+        print(f"  reading the {what} alone: {read:,} messages, peak {peak / 1e6:.1f} MB (tracemalloc)")
     add("ours: predict_proba(list), compiled", timed(lambda: model.predict_proba(messages)))
     add("ours: sklearn Pipeline.predict_proba(list)", timed(lambda: model.pipeline.predict_proba(messages)))
 

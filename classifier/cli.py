@@ -692,7 +692,7 @@ def labels_add(
 ):
     """Merge new labelled rows (csv, tsv, xlsx, jsonl: text, label, ...) into the store as a new dated file.
 
-    Labels may be 1/0, yes/no or true/false. Every row is checked as labels check
+    Labels may be 1/0, yes/no, true/false, так/ні or да/нет. Every row is checked as labels check
     checks the store; one bad row (each is listed) and nothing is added. Existing
     files are never rewritten. Rows whose text (after normalisation) is already
     stored with the same label are skipped as duplicates. A text labelled both ways

@@ -62,20 +62,25 @@ from .lang import detect_languages
 from .normalize import normalize_texts
 from .readers import _SAMPLE, _cell_text, _delimiter_option, detect_encoding, json_kind, sniff_delimiter
 
-_TRUE = {"1", "yes", "y", "true", "t"}
-_FALSE = {"0", "no", "n", "false", "f"}
+# Ukrainian and Russian analysts write "так/ні", "да/нет" in their spreadsheets
+_TRUE = {"1", "yes", "y", "true", "t", "так", "да"}
+_FALSE = {"0", "no", "n", "false", "f", "ні", "нет"}
+LABEL_WORDS = "1/0, yes/no, true/false, так/ні or да/нет"
+# other names of the text and label columns (casefolded), tried when neither is given
+# nor found by its own name
+_ALIASES = {"text": ("текст",), "label": ("мітка", "метка")}
 
 LOCK_FILE = ".lock"
 LOCK_WAIT = 600.0  # seconds a run waits for another one to finish with the store
 
 
 def normalize_label(value) -> int | None:
-    """``1/0``, ``yes/no``, ``true/false`` (any case) to 1 or 0; None if it is none of them.
+    """``1/0``, ``yes/no``, ``true/false``, ``так/ні``, ``да/нет`` (any case) to 1 or 0; else None.
 
     Examples
     --------
-    >>> [normalize_label(v) for v in ("1", "Yes", "FALSE", " no ", "maybe", "")]
-    [1, 1, 0, 0, None, None]
+    >>> [normalize_label(v) for v in ("1", "Yes", "FALSE", " no ", "Так", "нет", "maybe", "")]
+    [1, 1, 0, 0, 1, 0, None, None]
     """
     text = str(value).strip().lower()
     if text in _TRUE:
@@ -266,6 +271,8 @@ def column_map(names, path, *, text_column=None, label_column=None, strict=True)
     --------
     >>> column_map(["ID", "Body", "Verdict"], "x.csv", text_column="body", label_column="VERDICT")
     {'Body': 'text', 'Verdict': 'label', 'ID': 'ID'}
+    >>> column_map(["Текст", "Мітка"], "x.csv")  # the default columns' Ukrainian and Russian names
+    {'Текст': 'text', 'Мітка': 'label'}
     """
     wanted = {c: c for c in _KNOWN_COLUMNS}
     given = {"text": text_column, "label": label_column}
@@ -278,6 +285,8 @@ def column_map(names, path, *, text_column=None, label_column=None, strict=True)
     mapping: dict[str, str] = {}
     for column, name in wanted.items():
         hits = folded.get(name.strip().casefold(), [])
+        if not hits and not given.get(column):  # a Ukrainian or Russian header, as score finds "Текст"
+            hits = next((folded[a] for a in _ALIASES.get(column, ()) if a in folded), [])
         if len(hits) > 1:
             raise DataError(
                 f"{path}: the columns {', '.join(map(repr, hits))} all match {name!r}; rename all but one"
@@ -664,9 +673,7 @@ def _candidates(files, report: AddReport, source, annotator, added_date, **read_
             label = normalize_label(row.get("label", ""))
             if label is None:
                 value = row.get("label", "")
-                bad.append(
-                    (number, line, f"{where} [label]: label {value!r} is not 1/0, yes/no or true/false")
-                )
+                bad.append((number, line, f"{where} [label]: label {value!r} is not {LABEL_WORDS}"))
                 continue
             stem = _slug(source or path.stem)
             own = row.get("source", "").strip()

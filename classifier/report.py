@@ -97,7 +97,7 @@ def read_evaluation_data(paths=None) -> EvaluationData:
     from . import config
     from .labels import data_sha256, store_files
     from .lang import detect_languages
-    from .merge import normalize_label, read_label_rows
+    from .merge import LABEL_WORDS, normalize_label, read_label_rows
 
     try:
         files = store_files(paths or [config.heldout_dir()])
@@ -119,8 +119,8 @@ def read_evaluation_data(paths=None) -> EvaluationData:
         bad = [i for i, v in enumerate(labels) if v is None]
         if bad:
             raise DataError(
-                f"{f}: data row {bad[0] + 1} has label {rows[bad[0]]['label']!r}, not 1/0, yes/no or "
-                f"true/false ({len(bad)} such row(s))"
+                f"{f}: data row {bad[0] + 1} has label {rows[bad[0]]['label']!r}, not {LABEL_WORDS} "
+                f"({len(bad)} such row(s))"
             )
         frames.append(
             pd.DataFrame(

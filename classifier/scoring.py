@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .chat_exports import META_KEYS
 from .errors import EXIT_TOO_MANY_ERRORS, InputError, Interrupted, counted
 from .lang import detect_languages
-from .readers import Input, Record, expand_inputs, one_pass
+from .readers import CHAT_FORMATS, Input, Record, expand_inputs, one_pass
 from .registry import LoadedModel
 from .writers import META_COLUMN, FrameWriter, check_output, output_format
 
@@ -439,7 +440,10 @@ def score_files(
             source.check()
     summary = ScoreSummary(max_errors=max_errors)
     start = time.perf_counter()
-    writer = FrameWriter(output, output_format(output, out_format), columns, excel=excel)
+    # a chat export's date/sender/chat columns are in the header even when an input
+    # without them (a spreadsheet, say) comes first
+    chat_keys = META_KEYS if any(s.format in CHAT_FORMATS for s in sources) else ()
+    writer = FrameWriter(output, output_format(output, out_format), columns, excel=excel, meta_keys=chat_keys)
     bar = _Progress(sources) if progress else None
     try:
         with writer:

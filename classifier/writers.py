@@ -426,6 +426,9 @@ class FrameWriter:
         Output columns, in order.
     excel : bool, default=False
         CSV or TSV for Excel: starts with a UTF-8 BOM (cells are neutralised in any case).
+    meta_keys : tuple of str, default=()
+        Meta keys written as columns whatever the first rows hold (after theirs), e.g.
+        a chat export's date and sender when a spreadsheet is scored before it.
 
     Frames may carry :data:`META_COLUMN`, a dict (or None) per row: kept input columns
     and chat metadata. Their keys become columns after ``columns``, in the order of
@@ -438,7 +441,7 @@ class FrameWriter:
     Use as a context manager; the file appears only if the block completes.
     """
 
-    def __init__(self, path, fmt, columns, *, excel: bool = False):
+    def __init__(self, path, fmt, columns, *, excel: bool = False, meta_keys=()):
         if fmt not in FILE_FORMATS:
             raise InputError(f"unknown output format {fmt!r}; use {', '.join(FILE_FORMATS)}")
         for needs_file in ("parquet", "xlsx"):
@@ -448,6 +451,7 @@ class FrameWriter:
             check_excel(fmt)
         self.path, self.fmt, self.columns, self.excel = path, fmt, list(columns), excel
         self.meta_columns: list[tuple[str, str]] | None = None  # (key, column), fixed at the first write
+        self.meta_keys = tuple(meta_keys)  # meta columns written even if the first rows lack them
         self.dropped_meta: dict[str, int] = {}
         self._stack = contextlib.ExitStack()
         self._header = True
@@ -502,7 +506,9 @@ class FrameWriter:
             first = next((m for m in frame[META_COLUMN].tolist() if m), None)
         taken = set(self.columns)
         self.meta_columns = []
-        for key in first or ():
+        keys = list(first or ())
+        keys += [k for k in self.meta_keys if k not in keys]
+        for key in keys:
             name = key
             while name in taken:
                 name = INPUT_PREFIX + name

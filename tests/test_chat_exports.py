@@ -496,6 +496,24 @@ def test_chat_metadata_are_output_columns_beside_the_text(tiny_model, tmp_path, 
     assert second["forwarded_from"] == "Канал" and second["date"].startswith("2024-03-")
 
 
+def test_chat_columns_are_written_when_a_file_without_them_comes_first(tiny_model, tmp_path):
+    """A spreadsheet scored before a chat export: the chat's sender and date are not dropped."""
+    sheet = tmp_path / "hotline.csv"
+    sheet.write_text("id;Текст\n1;Привіт\n", encoding="utf-8")
+    tg = _write_json(tmp_path / "result.json", {"name": "Родина", "messages": [
+        _tg_message(2, APPEAL, sender="Unknown"),
+    ]})  # fmt: skip
+    out = tmp_path / "scored.csv"
+    args = ["score", str(sheet), str(tg), *model_opts(tiny_model), "-o", str(out), "--jobs", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "were not written" not in result.output
+    with open(out, encoding="utf-8", newline="") as fh:
+        first, second = csv.DictReader(fh)
+    assert first["sender"] == "" and first["chat"] == ""
+    assert second["sender"] == "Unknown" and second["chat"] == "Родина"
+
+
 def test_score_summary_counts_skipped_chat_lines_and_media_rows(tiny_model, tmp_path):
     tg = _write_json(tmp_path / "result.json", _full_account_export())
     wa = tmp_path / "chat.txt"

@@ -81,7 +81,7 @@ def test_dry_run_lists_invalid_rows_as_the_real_run_does(tiny_store, tmp_path):
     new = _write(tmp_path / "n.csv", ["text", "label"], [["нове", "maybe"]])
     result = _add(new, "--store", tiny_store, "--dry-run")
     assert result.exit_code == 1
-    assert f"{new}:2 [label]: label 'maybe' is not 1/0, yes/no or true/false" in result.stderr
+    assert f"{new}:2 [label]: label 'maybe' is not 1/0, yes/no, true/false, так/ні or да/нет" in result.stderr
 
 
 # --- column mapping ----------------------------------------------------------------------------
@@ -184,6 +184,21 @@ def test_labels_come_from_a_spreadsheet_with_its_row_numbers(tiny_store, tmp_pat
     assert added["label"].tolist() == ["1", "0"]
     assert added["text"].tolist()[0] == "Мамо, я в полоні. Виходьте на площу, тисніть на владу"
     assert set(added["source"]) == {"hotline-week49"}
+
+
+def test_labels_in_ukrainian_and_russian_words_and_excel_booleans(tiny_store, tmp_path):
+    """Текст/Мітка headers; так/ні and да/нет in any case, and FALSE cells, as analysts fill a sheet in."""
+    new = _xlsx(tmp_path / "week49.xlsx", [
+        ["Текст", "Мітка"],
+        ["Мамо, я в полоні, тисніть на владу, бо нас тут кинули", "Так"],
+        ["Мамо, не хвилюйся, в мене все добре, годують", "ні"],
+        ["Мама, мы в плену, идите к офису президента, пусть нас вернут", "ДА"],
+        ["Мама, у меня всё хорошо, кормят нормально", "нет"],
+        ["Привіт, купи хліба і молока на вечір", False],
+    ])  # fmt: skip
+    result = _add(new, "--store", tiny_store)
+    assert result.exit_code == 0, result.output
+    assert _added(tiny_store)["label"].tolist() == ["1", "0", "1", "0", "0"]
 
 
 def test_semicolon_csv_in_cp1251_from_a_ukrainian_excel(tiny_store, tmp_path):

@@ -78,3 +78,52 @@ def test_the_installed_wheel_scores_from_an_empty_folder_with_the_shipped_model(
     assert lines[-1].startswith("3 rows read, 2 scored, 1 flagged, 1 error in ")
     assert lines[-1].endswith("(model default-0.2.0)")
     assert sorted(p.name for p in empty.iterdir()) == ["messages.txt"]  # nothing trained or written here
+
+    # The analyst's path (the "done when"): an xlsx, a ; CSV and a Telegram export
+    # scored from that folder into a spreadsheet with the texts beside the scores; then a
+    # workspace made with init, and labels added to it from a spreadsheet.
+    from openpyxl import Workbook, load_workbook
+
+    appeal, everyday = "Мамо, я в полоні, виходьте на Майдан", "купи хліба"
+    book = Workbook()
+    book.active.append(["ID", "Текст"])
+    book.active.append([1, appeal])
+    book.active.append([2, everyday])
+    book.save(empty / "hotline.xlsx")
+    (empty / "export.csv").write_bytes(f"id;Текст\r\n3;{appeal}\r\n4;{everyday}\r\n".encode("cp1251"))
+    telegram = {"name": "Родина", "type": "private_group", "id": 7, "messages": [
+        {"id": 5, "type": "message", "date": "2024-02-14T18:30:00", "from": "Unknown", "text": appeal},
+        {"id": 6, "type": "message", "date": "2024-02-14T18:31:00", "from": "Оля", "text": everyday},
+    ]}  # fmt: skip
+    (empty / "result.json").write_text(
+        __import__("json").dumps(telegram, ensure_ascii=False), encoding="utf-8"
+    )
+    cli = str(env_dir / "bin" / "coercion-classifier")
+    _run(
+        [cli, "score", "hotline.xlsx", "export.csv", "result.json", "--include-text", "-o", "out.xlsx"],
+        cwd=empty,
+        env=env,
+    )
+    sheet = load_workbook(empty / "out.xlsx", read_only=True).worksheets[0]
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    out = [dict(zip(header, r, strict=False)) for r in rows]
+    assert [(r["source"], r["text"], r["flagged"]) for r in out] == [
+        (source, text, text == appeal)
+        for source in ("hotline.xlsx", "export.csv", "result.json")
+        for text in (appeal, everyday)
+    ]
+    assert all(isinstance(r["score"], float) for r in out)
+    assert out[4]["sender"] == "Unknown" and out[4]["chat"] == "Родина"
+
+    _run([cli, "init", "ws"], cwd=empty, env=env)
+    labels = Workbook()
+    labels.active.append(["Text", "Label", "lang"])
+    labels.active.append(["Мамо, я в полоні, тисніть на владу, бо нас тут кинули", 1, "uk"])
+    labels.active.append(["Мамо, не хвилюйся, в мене все добре", 0, "uk"])
+    labels.save(empty / "ws" / "week49.xlsx")
+    added = _run(
+        [cli, "labels", "add", "week49.xlsx", "--source", "hotline-week49"], cwd=empty / "ws", env=env
+    )
+    assert "2 added" in added.stdout
+    (stored,) = (empty / "ws" / "datasets" / "labelled").glob("added_*.csv")
+    assert "hotline-week49" in stored.read_text(encoding="utf-8")
