@@ -121,9 +121,15 @@ def _interrupt_score(tiny_model, tmp_path, *out_args):
     return proc.returncode, bytes(out).decode("utf-8"), stderr
 
 
+# What a shell shows as $? == 130 after Ctrl-C: exit code 130, or death by SIGINT, which
+# the interpreter itself chooses at times (seen here in about half the runs of the file
+# case with `python -m`, after our message was printed and sys.exit(130) raised).
+INTERRUPTED = (130, -signal.SIGINT)
+
+
 def test_ctrl_c_to_stdout_says_how_many_rows_were_written(tiny_model, tmp_path):
     code, out, err = _interrupt_score(tiny_model, tmp_path)
-    assert code == 130
+    assert code in INTERRUPTED, code
     assert "Traceback" not in err, err
     lines = out.splitlines()
     assert lines[0].startswith("source,row,")
@@ -145,7 +151,7 @@ def test_ctrl_c_to_stdout_says_how_many_rows_were_written(tiny_model, tmp_path):
 
 def test_ctrl_c_to_a_file_writes_no_file(tiny_model, tmp_path):
     code, _out, err = _interrupt_score(tiny_model, tmp_path, "-o", str(tmp_path / "scored.csv"))
-    assert code == 130
+    assert code in INTERRUPTED, code
     assert "Traceback" not in err, err
     assert err.strip().splitlines() == [
         f"Interrupted; no output file was written ({tmp_path / 'scored.csv'})"
