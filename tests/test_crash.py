@@ -98,7 +98,15 @@ def _interrupt_score(tiny_model, tmp_path, *out_args):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+        # A shell starts a background job (`.ci/run &`) with SIGINT ignored, and Python
+        # then installs no handler: Ctrl-C would be ignored, as the user's shell asked.
+        # A terminal's Ctrl-C reaches a foreground process with the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     out = bytearray()
 
