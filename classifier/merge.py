@@ -397,18 +397,33 @@ def _decoded(path: Path) -> str:
         # Cyrillic letters inside ("Cafй"), which a Cyrillic file hardly ever has; such a
         # file is refused rather than stored with its letters changed
         words = _CYRILLIC_WORD.findall(text)
+        # a Latin look-alike typed for a Cyrillic letter ("полонi") does not count
         mixed = [w for w in words if _LATIN.search(w)]
-        if words and len(mixed) * 5 > len(words):
+        # and a Latin-1 "à" or "£" between Latin words reads as a lone Cyrillic letter
+        runs = _CYRILLIC_RUN.findall(text)
+        cyrillic = sum(map(len, runs))
+        lone = [r for r in runs if len(r) == 1]
+        isolated = runs and len(lone) * 2 > len(runs) and cyrillic * 10 < len(_ANY_LATIN.findall(text))
+        if (words and len(mixed) * 5 > len(words)) or isolated:
+            if mixed:
+                example = mixed[0]
+            else:  # the line around the first lone letter
+                at = next(m.start() for m in _CYRILLIC_RUN.finditer(text) if len(m.group()) == 1)
+                line_start = text.rfind("\n", 0, at) + 1
+                example = text[max(line_start, at - 20) : at + 20].split("\n")[0]
             raise DataError(
                 f"{path}: not UTF-8, and not Cyrillic text in {encoding} either "
-                f"(it would read {mixed[0]!r}); re-save it as UTF-8"
+                f"(it would read {example!r}); re-save it as UTF-8"
             )
     return text
 
 
-# Words with a Cyrillic letter, and Latin letters: see _decoded.
+# Words with a Cyrillic letter, Latin letters that do not look Cyrillic, Cyrillic runs
+# and all Latin letters: see _decoded.
 _CYRILLIC_WORD = re.compile(r"\w*[\u0400-\u04ff]\w*")
-_LATIN = re.compile("[A-Za-z]")
+_LATIN = re.compile("[DFGJLNQRSUVWZbdfghjklmnqrstuvwz]")
+_CYRILLIC_RUN = re.compile("[\u0400-\u04ff]+")
+_ANY_LATIN = re.compile("[A-Za-z]")
 
 
 def _jsonl_label_rows(text, path, found, text_column, label_column):

@@ -105,21 +105,25 @@ def read_evaluation_data(paths=None) -> EvaluationData:
         raise InputError(str(exc)) from None
     frames = []
     for f in files:
-        rows = [row for _, row in read_label_rows(f)]
-        if not rows:
+        numbered = list(read_label_rows(f))
+        if not numbered:
             continue
-        columns = list(rows[0])
-        for col in ("text", "label"):
-            if col not in columns:
-                raise DataError(
-                    f"{f}: no column '{col}'; the columns are: {', '.join(columns)}; "
-                    "evaluation needs labelled rows (text,label[,lang,category])"
-                )
+        lines, rows = [n for n, _ in numbered], [row for _, row in numbered]
+        for line, row in numbered:  # every row: a JSON Lines row may lack a field the first has
+            for col in ("text", "label"):
+                if col not in row:
+                    if line == lines[0]:
+                        where = f"{f}: no column '{col}'; the columns are"
+                    else:
+                        where = f"{f}:{line}: no field '{col}'; the row has"
+                    raise DataError(
+                        f"{where}: {', '.join(row)}; evaluation needs labelled rows (text,label[,lang,category])"
+                    )
         labels = [normalize_label(row["label"]) for row in rows]
         bad = [i for i, v in enumerate(labels) if v is None]
         if bad:
             raise DataError(
-                f"{f}: data row {bad[0] + 1} has label {rows[bad[0]]['label']!r}, not {LABEL_WORDS} "
+                f"{f}:{lines[bad[0]]}: label {rows[bad[0]]['label']!r} is not {LABEL_WORDS} "
                 f"({len(bad)} such row(s))"
             )
         frames.append(

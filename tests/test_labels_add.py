@@ -251,6 +251,34 @@ def test_a_latin1_file_is_refused_not_read_as_cyrillic(tiny_store, tmp_path):
     assert _snapshot(tiny_store) == before
 
 
+@pytest.mark.parametrize(
+    ("text", "reads"),
+    [
+        ("text,label\nJe vais à la gare demain,0\nIl est à Paris,0\n", "Je vais а la gare demain,0"),
+        ("text,label\nIt costs £5 a day,0\nSend £200 now,0\n", "It costs ё5 a day,0"),
+    ],
+)
+def test_lone_latin1_letters_are_refused_not_read_as_cyrillic(tiny_store, tmp_path, text, reads):
+    """A Latin-1 'à' or '£' between Latin words is no Cyrillic word: it was read as one."""
+    new = tmp_path / "export.csv"
+    new.write_bytes(text.encode("latin-1"))
+    before = _snapshot(tiny_store)
+    result = _add(new, "--store", tiny_store)
+    assert result.exit_code == 1, result.output
+    assert "not Cyrillic text in" in result.stderr and repr(reads) in result.stderr
+    assert _snapshot(tiny_store) == before
+
+
+def test_cp1251_with_latin_i_for_cyrillic_i_is_read(tiny_store, tmp_path):
+    """Typists write a Latin 'i' for 'і' ("полонi"): the file is still Ukrainian in cp1251."""
+    new = tmp_path / "export.csv"
+    rows = "text;label\nМамо, я в полонi, тиснiть на владу;1\nПривiт, купи хлiба i молока додому;0\n"
+    new.write_bytes(rows.encode("cp1251"))
+    result = _add(new, "--store", tiny_store)
+    assert result.exit_code == 0, result.output
+    assert _added(tiny_store)["text"].tolist()[0] == "Мамо, я в полонi, тиснiть на владу"
+
+
 def test_evaluate_reads_a_labelled_spreadsheet(tiny_model, tmp_path):
     from .conftest import model_opts
 

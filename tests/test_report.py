@@ -201,7 +201,11 @@ def test_report_replaces_an_old_one_only_when_complete(tiny_model, tmp_path, mon
             "Error: nolabel.csv: no column 'label'; the columns are: text, lang; "
             "evaluation needs labelled rows (text,label[,lang,category])",
         ),
-        (["--data", "badlabel.csv"], "Error: badlabel.csv: data row 2 has label 'maybe', not 1/0"),
+        (["--data", "badlabel.csv"], "Error: badlabel.csv:3: label 'maybe' is not 1/0, yes/no"),
+        (
+            ["--data", "later.jsonl"],  # only the second line lacks the label: was a KeyError
+            "Error: later.jsonl:2: no field 'label'; the row has: text; evaluation needs labelled rows",
+        ),
     ],
 )
 def test_evaluate_bad_input_is_one_line_error(tiny_model, tmp_path, monkeypatch, args, message):
@@ -209,6 +213,7 @@ def test_evaluate_bad_input_is_one_line_error(tiny_model, tmp_path, monkeypatch,
     _labelled_csv(tmp_path / "good.csv")
     (tmp_path / "nolabel.csv").write_text("text,lang\nhello,en\n", encoding="utf-8")
     (tmp_path / "badlabel.csv").write_text("text,label\nhello,0\nhi,maybe\n", encoding="utf-8")
+    (tmp_path / "later.jsonl").write_text('{"text": "hello", "label": 0}\n{"text": "hi"}\n', encoding="utf-8")
     base = ["evaluate", "--models-dir", str(tiny_model.path.parent), "--report", str(tmp_path / "rep")]
     if "--data" not in args:
         base += ["--data", "good.csv"]
