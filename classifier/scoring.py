@@ -16,6 +16,7 @@ compiled scorer, so scores are identical whatever ``jobs`` is.
 from __future__ import annotations
 
 import collections
+import copy
 import itertools
 import multiprocessing
 import os
@@ -355,6 +356,32 @@ class ScoreSummary:
         return text
 
 
+def _declared_meta(sources: list[Input], keep) -> list[str]:
+    """Meta columns the output's header must hold whichever input comes first.
+
+    The header is fixed by the first chunk written. With several inputs, each regular
+    file's kept columns are read from its first record (a pipe can be read only once:
+    its columns count only if it comes first), then a chat export's date, sender, chat
+    and forwarded_from.
+    """
+    declared: list[str] = []
+    if keep and len(sources) > 1:
+        for source in sources:
+            if source.by_file or source.path == "-" or not os.path.isfile(source.path):
+                continue
+            records = copy.copy(source).records()
+            try:
+                first = next(records, None)
+            finally:
+                records.close()
+            for key in (first.meta or {}) if first is not None else ():
+                if key not in declared:
+                    declared.append(key)
+    if any(s.format in CHAT_FORMATS for s in sources):
+        declared += [k for k in META_KEYS if k not in declared]
+    return declared
+
+
 def score_files(
     inputs,
     output=None,
@@ -440,10 +467,13 @@ def score_files(
             source.check()
     summary = ScoreSummary(max_errors=max_errors)
     start = time.perf_counter()
-    # a chat export's date/sender/chat columns are in the header even when an input
-    # without them (a spreadsheet, say) comes first
-    chat_keys = META_KEYS if any(s.format in CHAT_FORMATS for s in sources) else ()
-    writer = FrameWriter(output, output_format(output, out_format), columns, excel=excel, meta_keys=chat_keys)
+    writer = FrameWriter(
+        output,
+        output_format(output, out_format),
+        columns,
+        excel=excel,
+        meta_keys=_declared_meta(sources, keep),
+    )
     bar = _Progress(sources) if progress else None
     try:
         with writer:

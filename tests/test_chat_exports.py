@@ -514,6 +514,24 @@ def test_chat_columns_are_written_when_a_file_without_them_comes_first(tiny_mode
     assert second["sender"] == "Unknown" and second["chat"] == "Родина"
 
 
+def test_kept_columns_are_written_when_a_chat_export_comes_first(tiny_model, tmp_path):
+    """--keep names a CSV's column; a chat export before it no longer fixes the header without it."""
+    tg = _write_json(tmp_path / "result.json", {"name": "Родина", "messages": [
+        _tg_message(1, APPEAL, sender="Unknown"),
+    ]})  # fmt: skip
+    notes = tmp_path / "notes.csv"
+    notes.write_text("text,note\nПривіт,n1\n", encoding="utf-8")
+    out = tmp_path / "scored.csv"
+    args = ["score", str(tg), str(notes), "--keep", "note", *model_opts(tiny_model), "-o", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "were not written" not in result.output
+    with open(out, encoding="utf-8", newline="") as fh:
+        first, second = csv.DictReader(fh)
+    assert first["sender"] == "Unknown" and first["note"] == ""
+    assert second["note"] == "n1" and second["sender"] == ""
+
+
 def test_score_summary_counts_skipped_chat_lines_and_media_rows(tiny_model, tmp_path):
     tg = _write_json(tmp_path / "result.json", _full_account_export())
     wa = tmp_path / "chat.txt"
