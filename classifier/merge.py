@@ -398,12 +398,13 @@ def _decoded(path: Path) -> str:
         # file is refused rather than stored with its letters changed
         words = _CYRILLIC_WORD.findall(text)
         # a Latin look-alike typed for a Cyrillic letter ("полонi") does not count
-        mixed = [w for w in words if _LATIN.search(w)]
+        mixed = [w for w in words if _UNLIKE_CYRILLIC.search(w)]
         # and a Latin-1 "à" or "£" between Latin words reads as a lone Cyrillic letter
         runs = _CYRILLIC_RUN.findall(text)
         cyrillic = sum(map(len, runs))
         lone = [r for r in runs if len(r) == 1]
-        isolated = runs and len(lone) * 2 > len(runs) and cyrillic * 10 < len(_ANY_LATIN.findall(text))
+        latin = sum(1 for _ in _ANY_LATIN.finditer(text))
+        isolated = runs and len(lone) * 2 > len(runs) and cyrillic * 10 < latin
         if (words and len(mixed) * 5 > len(words)) or isolated:
             if mixed:
                 example = mixed[0]
@@ -421,7 +422,7 @@ def _decoded(path: Path) -> str:
 # Words with a Cyrillic letter, Latin letters that do not look Cyrillic, Cyrillic runs
 # and all Latin letters: see _decoded.
 _CYRILLIC_WORD = re.compile(r"\w*[\u0400-\u04ff]\w*")
-_LATIN = re.compile("[DFGJLNQRSUVWZbdfghjklmnqrstuvwz]")
+_UNLIKE_CYRILLIC = re.compile("[DFGJLNQRSUVWZbdfghjklmnqrstuvwz]")
 _CYRILLIC_RUN = re.compile("[\u0400-\u04ff]+")
 _ANY_LATIN = re.compile("[A-Za-z]")
 

@@ -426,7 +426,7 @@ class FrameWriter:
         Output columns, in order.
     excel : bool, default=False
         CSV or TSV for Excel: starts with a UTF-8 BOM (cells are neutralised in any case).
-    meta_keys : tuple of str, default=()
+    meta_keys : sequence of str, default=()
         Meta keys written as columns whatever the first rows hold (after theirs), e.g.
         a chat export's date and sender when a spreadsheet is scored before it.
 

@@ -496,6 +496,17 @@ def test_chat_metadata_are_output_columns_beside_the_text(tiny_model, tmp_path, 
     assert second["forwarded_from"] == "Канал" and second["date"].startswith("2024-03-")
 
 
+def _score_in_order(tiny_model, tmp_path, inputs, *options):
+    """Score INPUTS in that order to one CSV; no column may be reported as not written."""
+    out = tmp_path / "scored.csv"
+    args = ["score", *map(str, inputs), *options, *model_opts(tiny_model), "-o", str(out), "--jobs", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "were not written" not in result.output
+    with open(out, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def test_chat_columns_are_written_when_a_file_without_them_comes_first(tiny_model, tmp_path):
     """A spreadsheet scored before a chat export: the chat's sender and date are not dropped."""
     sheet = tmp_path / "hotline.csv"
@@ -503,13 +514,7 @@ def test_chat_columns_are_written_when_a_file_without_them_comes_first(tiny_mode
     tg = _write_json(tmp_path / "result.json", {"name": "Родина", "messages": [
         _tg_message(2, APPEAL, sender="Unknown"),
     ]})  # fmt: skip
-    out = tmp_path / "scored.csv"
-    args = ["score", str(sheet), str(tg), *model_opts(tiny_model), "-o", str(out), "--jobs", "1"]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    assert "were not written" not in result.output
-    with open(out, encoding="utf-8", newline="") as fh:
-        first, second = csv.DictReader(fh)
+    first, second = _score_in_order(tiny_model, tmp_path, [sheet, tg])
     assert first["sender"] == "" and first["chat"] == ""
     assert second["sender"] == "Unknown" and second["chat"] == "Родина"
 
@@ -521,13 +526,7 @@ def test_kept_columns_are_written_when_a_chat_export_comes_first(tiny_model, tmp
     ]})  # fmt: skip
     notes = tmp_path / "notes.csv"
     notes.write_text("text,note\nПривіт,n1\n", encoding="utf-8")
-    out = tmp_path / "scored.csv"
-    args = ["score", str(tg), str(notes), "--keep", "note", *model_opts(tiny_model), "-o", str(out)]
-    result = CliRunner().invoke(cli, [*args, "--jobs", "1"])
-    assert result.exit_code == 0, result.output
-    assert "were not written" not in result.output
-    with open(out, encoding="utf-8", newline="") as fh:
-        first, second = csv.DictReader(fh)
+    first, second = _score_in_order(tiny_model, tmp_path, [tg, notes], "--keep", "note")
     assert first["sender"] == "Unknown" and first["note"] == ""
     assert second["note"] == "n1" and second["sender"] == ""
 
