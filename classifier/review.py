@@ -376,7 +376,7 @@ def _csp(nonce: str) -> str:
     return (
         "default-src 'none'; "
         f"script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src 'self'; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; connect-src 'none'"
+        "form-action 'self'; base-uri 'none'; connect-src 'none'"
     )
 
 
@@ -436,9 +436,15 @@ def create_app(queue: ReviewQueue, token: str, *, export=None):
         nonce = secrets.token_urlsafe(16)
         notice, state["notice"] = state["notice"], []
         response = make_response(render_page(queue, token, nonce, notice, can_export=export is not None))
-        response.headers["Content-Security-Policy"] = _csp(nonce)
+        response.headers["Content-Security-Policy"] = _csp(nonce) + "; frame-ancestors 'none'"
         response.headers["Content-Type"] = "text/html; charset=utf-8"
         return response
+
+    @app.get("/icon.png")
+    def icon():  # the page's own icon, so that the browser asks for no /favicon.ico (a 403)
+        from .report_page import _icon
+
+        return _icon(), 200, {"Content-Type": "image/png"}
 
     @app.post("/decide")
     def decide():
@@ -527,7 +533,7 @@ def render_page(queue: ReviewQueue, token: str, nonce: str, notice=(), *, can_ex
             f"<p class='note'>{esc(whole)}</p></form>"
             f"<div id='categories' hidden><p>not the pattern: which category? (Esc: back)</p><ul>{keys}</ul></div>"
         )
-    undo = f"<form id='undo' method='post' action='/decide'>{hidden}<button name='action' value='undo'>u: undo</button></form>"
+    undo = f"<form id='undo' method='post' action='/decide'>{hidden}<input type='hidden' name='action' value='undo'><button>u: undo</button></form>"
     exp = (
         f"<form id='export' method='post' action='/export'>{hidden}<button>e: export to the label store</button></form>"
         if can_export
@@ -554,6 +560,7 @@ def render_page(queue: ReviewQueue, token: str, nonce: str, notice=(), *, can_ex
         export=exp,
         help=help_box,
         nonce=esc(nonce),
+        token=esc(token),
         script=_SCRIPT,
         style=_STYLE,
     )
@@ -621,6 +628,7 @@ _PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="/icon.png?t={token}">
 <title>Review queue</title>
 <style>{style}</style>
 </head>
