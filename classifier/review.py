@@ -650,8 +650,12 @@ def serve(app, port: int = 0, *, on_ready=None):
 
     ``on_ready(port)`` is called once the socket is bound (to print the URL).
     """
+    import logging
+
     from werkzeug.serving import make_server
 
+    # werkzeug logs every request line, token included, to stderr: keep only its errors
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = make_server("127.0.0.1", port, app, threaded=True)
     bound = server.socket.getsockname()[1]
     app.config["ALLOWED_HOSTS"] = {f"127.0.0.1:{bound}", f"localhost:{bound}"}
