@@ -580,7 +580,11 @@ _SCRIPT = """
 (function () {
   var keys = {};
   document.querySelectorAll('#categories [data-key]').forEach(function (li) {
-    keys[li.getAttribute('data-key')] = li.getAttribute('data-category');
+    var category = li.getAttribute('data-category');
+    keys[li.getAttribute('data-key')] = category;
+    li.addEventListener('click', function () {  // a mouse works too
+      send(decide, {action: 'no', category: category, scope: scope});
+    });
   });
   var decide = document.getElementById('decide');
   var cats = document.getElementById('categories');

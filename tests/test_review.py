@@ -403,3 +403,79 @@ def test_sigkill_loses_no_decision_and_the_queue_resumes(scored, tiny_model, wor
 def test_category_keys_are_distinct_and_not_command_keys():
     keys = list(CATEGORY_KEYS.values())
     assert len(set(keys)) == len(keys) and not set(keys) & set("ynsue?YN")
+
+
+# --- --redact in review and score --report, and bad input ----------------------------------------
+
+
+def test_review_redact_shows_and_exports_masked_text(scored, tiny_model, workspace):
+    items = load_items(scored, tiny_model, redact=True)
+    phone = next(i for i in items if "+380" in i.text)
+    assert phone.shown == redact(phone.text) and "[phone]" in phone.shown and "[handle]" in phone.shown
+    queue = ReviewQueue(items, Decisions(workspace / "review" / "decisions.sqlite"), "olena")
+    while queue.current() is not phone:
+        queue.decide(queue.current(), None)
+    page = create_app(queue, "T").test_client().get("/?t=T").get_data(as_text=True)
+    assert "[phone]" in page and "123 45 67" not in page and "vanya_ua" not in page
+    queue.decide(phone, 1)
+    run = _cli(workspace, "review", "--export", "--redact")
+    assert run.exit_code == 0 and "1 added" in run.stdout, run.output
+    assert list(_store_rows(workspace)["text"]) == [redact(phone.text)]
+
+
+def test_score_report_redact_masks_the_top_messages(tiny_model, tmp_path):
+    messages = tmp_path / "m.txt"
+    messages.write_text(OTHERS[2] + "\n", encoding="utf-8")
+    run = CliRunner().invoke(
+        cli,
+        ["score", str(messages), *model_opts(tiny_model), "-o", str(tmp_path / "o.csv"), "--threshold", "0",
+         "--redact", "--report", str(tmp_path / "rep"), "-j", "1"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "[phone]" in page and "123 45 67" not in page
+
+
+def test_score_redact_is_refused_with_dask(tmp_path, tiny_model):
+    messages = tmp_path / "m.txt"
+    messages.write_text("x\n", encoding="utf-8")
+    run = CliRunner().invoke(
+        cli, ["score", str(messages), "--engine", "dask", "-o", str(tmp_path / "out"), "--redact"]
+    )
+    assert run.exit_code == 2 and "--redact is not supported with --engine dask" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("x.txt", "hello\n", "review reads what score writes"),
+        ("x.csv", "text,label\nhi,1\n", "no score and no flagged column"),
+        ("x.csv", "score,flagged,text\n,,\n", "no scored message with a text to review"),
+        (
+            "x.jsonl",
+            '{"score": 0.5, "flagged": true, "text": "hi"}\n{not json\n',
+            "cannot read it as a scored file",
+        ),
+    ],
+)
+def test_bad_scored_files_are_one_line_errors(workspace, tmp_path, tiny_model, name, content, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    run = _cli(workspace, "review", path, *model_opts(tiny_model))
+    assert run.exit_code == 2 and message in run.stderr, run.output
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.output
+
+
+def test_jsonl_scored_file_is_read(tmp_path, tiny_model):
+    path = tmp_path / "s.jsonl"
+    rows = [{"source": "a", "row": 1, "score": 0.2, "flagged": False, "text": "hi"},
+            {"source": "a", "row": 2, "score": 0.9, "flagged": True, "text": "yo", "campaign": "k"}]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [(i.text, i.row) for i in load_items(path, tiny_model)] == [("yo", "2"), ("hi", "1")]
+
+
+def test_stats_without_decisions_and_review_without_a_file(workspace):
+    assert _cli(workspace, "review", "--stats").stdout == "no review decisions yet\n"
+    assert not (workspace / "review").exists()  # --stats creates nothing
+    run = _cli(workspace, "review")
+    assert run.exit_code == 2 and "review needs SCORED" in run.stderr
