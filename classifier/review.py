@@ -653,6 +653,11 @@ def serve(app, port: int = 0, *, on_ready=None):
     """Serve ``app`` on 127.0.0.1:``port`` (0: a free port) until interrupted.
 
     ``on_ready(port)`` is called once the socket is bound (to print the URL).
+
+    Raises
+    ------
+    InputError
+        ``port`` is taken.
     """
     import logging
 
@@ -660,6 +665,16 @@ def serve(app, port: int = 0, *, on_ready=None):
 
     # werkzeug logs every request line, token included, to stderr: keep only its errors
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if port:  # werkzeug prints two lines and exits on a taken port; say it in one, as an error
+        import socket
+
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise InputError(
+                    f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pass another --port, or none for a free one"
+                ) from None
     server = make_server("127.0.0.1", port, app, threaded=True)
     bound = server.socket.getsockname()[1]
     app.config["ALLOWED_HOSTS"] = {f"127.0.0.1:{bound}", f"localhost:{bound}"}

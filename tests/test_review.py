@@ -479,3 +479,17 @@ def test_stats_without_decisions_and_review_without_a_file(workspace):
     assert not (workspace / "review").exists()  # --stats creates nothing
     run = _cli(workspace, "review")
     assert run.exit_code == 2 and "review needs SCORED" in run.stderr
+
+
+def test_a_taken_port_is_a_one_line_error(scored, tiny_model, workspace):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = _cli(workspace, "review", scored, *model_opts(tiny_model), "--port", port)
+    assert run.exit_code == 2
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot listen on 127.0.0.1:{port} (Address already in use); pass another --port, or none for a free one"
+    )
