@@ -48,6 +48,9 @@ class BatchReport:
     model_version : str
     top_n : int, default=50
     max_text : int, default=500
+    redact : bool, default=False
+        Mask phones, e-mails, cards and @handles in the messages shown
+        (:func:`classifier.redact.redact`; ``score --redact``).
 
     Examples
     --------
@@ -56,7 +59,16 @@ class BatchReport:
     >>> report.write("reports/export")  # doctest: +SKIP
     """
 
-    def __init__(self, *, threshold: float, model_version: str, top_n: int = TOP_N, max_text: int = MAX_TEXT):
+    def __init__(
+        self,
+        *,
+        threshold: float,
+        model_version: str,
+        top_n: int = TOP_N,
+        max_text: int = MAX_TEXT,
+        redact: bool = False,
+    ):
+        self.redact = bool(redact)  # mask personal data in the top messages (score --redact)
         self.threshold = float(threshold)
         self.model_version = model_version
         self.top_n = int(top_n)
@@ -114,6 +126,10 @@ class BatchReport:
             if len(self._top) >= self.top_n and key <= self._top[0][:2]:
                 continue
             text = records[i].text
+            if self.redact:
+                from .redact import redact
+
+                text = redact(text)
             item = {
                 "score": float(scores[i]),
                 "source": str(sources[i]),

@@ -287,6 +287,11 @@ def _nan(obj):
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line (errors still show).")
 @click.option(
+    "--redact",
+    is_flag=True,
+    help="Mask phones, e-mails, card numbers and @handles in the text and reasons written (and --report).",
+)
+@click.option(
     "--summary-json",
     type=click.Path(dir_okay=False),
     metavar="FILE",
@@ -320,6 +325,7 @@ def score(
     max_errors,
     quiet,
     summary_json,
+    redact,
 ):
     """Score messages in INPUTS: files, globs, folders (--by-file) or - for stdin.
 
@@ -361,7 +367,7 @@ def score(
                     "score with the local engine"
                 )
         given = {"--keep": keep, "--include-text": include_text, "--delimiter": delimiter, "--sheet": sheet,
-                 "--text-column PATH=COLUMN": per_input}  # fmt: skip
+                 "--text-column PATH=COLUMN": per_input, "--redact": redact}  # fmt: skip
         for option, value in given.items():
             if value:
                 raise InputError(
@@ -405,7 +411,9 @@ def score(
         require_matplotlib()  # before a model is loaded, or trained
     model = _load_model(model_ref, models_dir, quiet=quiet)
     flag_at = model.threshold if threshold is None else threshold
-    collector = BatchReport(threshold=flag_at, model_version=model.version) if report_dir else None
+    collector = (
+        BatchReport(threshold=flag_at, model_version=model.version, redact=redact) if report_dir else None
+    )
     run, extra = score_files, {"excel": excel}
     if engine == "dask":  # the same options; the output is a folder of parts
         from .distributed import score_distributed as run
@@ -431,7 +439,12 @@ def score(
         **extra,
         **(
             dict(
-                text_columns=per_input, delimiter=delimiter, sheet=sheet, keep=keep, include_text=include_text
+                text_columns=per_input,
+                delimiter=delimiter,
+                sheet=sheet,
+                keep=keep,
+                include_text=include_text,
+                redact=redact,
             )
             if engine == "local"
             else {}
@@ -1028,6 +1041,107 @@ def suggest(
     write_csv(chosen, output, overwrite=overwrite)
     langs = ", ".join(f"{k} {v}" for k, v in chosen["lang"].value_counts().items()) if len(chosen) else "none"
     click.echo(f"{len(chosen)} message(s) to label written to {output} ({langs})")
+
+
+@cli.command()
+@click.argument("scored", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--annotator", help="Who is labelling. Default: your login name ($USER); with --export: everyone's."
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1. Default: a free one."
+)
+@click.option(
+    "--redact", is_flag=True, help="Show (and export) texts with phones, e-mails, cards and @handles masked."
+)
+@click.option("--stats", is_flag=True, help="Print each annotator's counts and Cohen's kappa, then exit.")
+@click.option(
+    "--export",
+    "export_only",
+    is_flag=True,
+    help="Send the decisions to the label store (as labels add), then exit.",
+)
+@click.option(
+    "--resolve", type=click.Choice(["newest", "keep"]), help="On export conflicts: as labels add --resolve."
+)
+@click.option(
+    "--store", type=click.Path(file_okay=False), help="Label store for the export. Default: the workspace's."
+)
+@click.option("--model", "model_ref", help="Model version for the condition heads. Default: current.")
+@click.option("--models-dir", type=click.Path(file_okay=False), help="Model registry. Default: models.")
+@_friendly
+def review(scored, annotator, port, redact, stats, export_only, resolve, store, model_ref, models_dir):
+    """Label SCORED (a score output with --include-text, or a campaigns file) one message at a time.
+
+    Starts a page on 127.0.0.1 only, at the URL printed (with a random token; any other
+    request gets 403), highest score first, with the reasons, the guide's three
+    conditions (the model's condition heads) and the campaign size. Keys: y pattern,
+    n not (then a category key), Y/N the whole campaign, s skip, u undo, e export, ?
+    help. Each decision is saved at once in <workspace>/review/decisions.sqlite; the
+    queue resumes where it stopped. Nothing leaves the machine.
+
+    Example:
+
+        coercion-classifier review scored.csv --annotator olena
+    """
+    import getpass
+
+    from .decisions import DB_FILE, format_agreement, open_decisions
+    from .errors import InputError
+    from .review import export_decisions, export_lines
+    from .workspace import home, require
+
+    if stats and export_only:
+        raise InputError("--stats and --export are separate runs; pass one of them")
+    if stats:
+        if not (home() / "review" / DB_FILE).is_file():
+            click.echo("no review decisions yet")
+            return
+        with open_decisions() as decisions:
+            click.echo(format_agreement(decisions.all()))
+        return
+    require("review", "or pass --home DIR")  # the decisions (and exports) live in the workspace
+
+    def export(who):
+        with open_decisions() as decisions:
+            return export_lines(
+                export_decisions(decisions, annotator=who, store=store, redact=redact, resolve=resolve)
+            )
+
+    if export_only:
+        for line in export(annotator):
+            click.echo(line)
+        return
+    if scored is None:
+        raise InputError(
+            "review needs SCORED (a file written by score --include-text), or --stats or --export"
+        )
+    annotator = annotator or getpass.getuser()
+    from .review import ReviewQueue, create_app, load_items, new_token, serve
+
+    items = load_items(scored, _load_model(model_ref, models_dir), redact=redact)
+    token = new_token()
+    decisions = open_decisions()
+    queue = ReviewQueue(items, decisions, annotator)
+
+    def ready(bound):
+        done, total = queue.progress()
+        click.echo(
+            f"review of {scored} by {queue.annotator}: {done} of {total} labelled; decisions in {decisions.path}"
+        )
+        click.echo(f"open http://127.0.0.1:{bound}/?t={token}  (Ctrl-C stops; nothing leaves this machine)")
+
+    app = create_app(queue, token, export=lambda: export(queue.annotator))
+    try:
+        serve(app, port, on_ready=ready)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pass another --port"
+        ) from None
+    except KeyboardInterrupt:
+        click.echo("stopped; every decision is saved", err=True)
+    finally:
+        decisions.close()
 
 
 def main():  # pragma: no cover - console script entry point

@@ -172,6 +172,7 @@ def _frame(
     id_column: str | None,
     threshold: float,
     include_text: bool = False,
+    redact: bool = False,
 ) -> pd.DataFrame:
     langs, scores, reasons = result
     n = len(records)
@@ -198,8 +199,20 @@ def _frame(
         data[id_column] = [r.id for r in records]
     if include_text:
         data["text"] = [r.text for r in records]
+    if redact:  # after scoring: the model saw the whole text, the output shows it masked
+        from .redact import redact_texts
+
+        data["reasons"] = redact_texts(data["reasons"])
+        if include_text:
+            data["text"] = redact_texts(data["text"])
     if any(r.meta for r in records):  # the writer turns these into columns (see FrameWriter)
         data[META_COLUMN] = [r.meta for r in records]
+        if redact:  # kept columns (--keep) and chat metadata too
+            from .redact import redact_texts
+
+            data[META_COLUMN] = [
+                dict(zip(m, redact_texts(m.values()), strict=True)) if m else m for m in data[META_COLUMN]
+            ]
     return pd.DataFrame(data)
 
 
@@ -233,7 +246,7 @@ def output_columns(id_column: str | None, include_text: bool = False) -> list[st
 
 
 def _score_inputs(
-    inputs: list[Input], model, threshold, jobs, chunk_size, collector=None, include_text=False
+    inputs: list[Input], model, threshold, jobs, chunk_size, collector=None, include_text=False, redact=False
 ) -> Iterator[tuple[Input, pd.DataFrame, int | None]]:
     """``(input, frame, bytes of the input read when the chunk was)`` for every chunk, in order."""
 
@@ -244,7 +257,7 @@ def _score_inputs(
 
     with _Engine(model.scorer, threshold, jobs) as engine:
         for (source, records, position), result in engine.map(tagged()):
-            frame = _frame(records, result, source.path, source.id_column, threshold, include_text)
+            frame = _frame(records, result, source.path, source.id_column, threshold, include_text, redact)
             if collector is not None:  # e.g. batch_report.BatchReport: it needs the texts, which frames lack
                 collector.add(source.path, records, frame)
             yield source, frame, position
@@ -407,6 +420,7 @@ def score_files(
     keep=None,
     include_text: bool = False,
     excel: bool = False,
+    redact: bool = False,
 ) -> ScoreSummary:
     """Score inputs into one output (standard output when ``output`` is None).
 
@@ -428,7 +442,8 @@ def score_files(
     ``text_columns`` maps an input (as given in ``inputs``) to its own text column;
     ``delimiter``, ``sheet`` and ``keep`` are as in :class:`classifier.readers.Input`.
     ``include_text`` adds the message as a ``text`` column (``score --only-flagged``
-    sets it by default).
+    sets it by default). ``redact`` masks phones, e-mails, cards and @handles in the
+    ``text`` and ``reasons`` columns (:func:`classifier.redact.redact`), after scoring.
 
     Returns
     -------
@@ -478,7 +493,7 @@ def score_files(
     try:
         with writer:
             for source, frame, position in _score_inputs(
-                sources, model, threshold, jobs, chunk_size, collector, include_text
+                sources, model, threshold, jobs, chunk_size, collector, include_text, redact
             ):
                 errors = int((frame["error"] != "").sum())
                 flagged = int((frame["flagged"] == True).sum())  # noqa: E712 - None for error rows
