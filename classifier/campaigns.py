@@ -148,8 +148,12 @@ def check_campaigns_path(path, inputs=(), output=None) -> None:
         raise InputError(
             f"--campaigns {path}: unknown extension {suffix or '(none)'!r}; use .csv, .tsv, .jsonl or .xlsx"
         )
-    if output is not None and str(output) != "-" and Path(output).resolve() == Path(path).resolve():
-        raise InputError(f"--campaigns is the -o file {output}; write the campaigns to another file")
+    if output is not None and str(output) != "-":
+        resolved, out = Path(path).resolve(), Path(output).resolve()
+        if resolved == out:
+            raise InputError(f"--campaigns is the -o file {output}; write the campaigns to another file")
+        if out in resolved.parents:  # a Dask output folder holds its parts and nothing else
+            raise InputError(f"--campaigns is inside the output folder {output}; write it elsewhere")
     check_output(path, inputs, option="--campaigns")
 
 
