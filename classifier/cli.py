@@ -479,14 +479,14 @@ def score(
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
     note = f", input encoding {', '.join(legacy)}" if legacy else ""
-    if not quiet:
-        click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
     result = grouper.result if grouper is not None else None
-    if not quiet and result is not None:
+    if not quiet and result is not None and result.ids:  # before the summary line, which stays last
         click.echo(
             f"{counted(len(result.ids), 'flagged or near-miss message')} in {counted(len(result.table), 'campaign')}",
             err=True,
         )
+    if not quiet:
+        click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
     if campaigns_file:
         write_campaigns(result, campaigns_file)
         if not quiet:
