@@ -16,6 +16,11 @@ campaign id:
    :data:`THRESHOLD` = 0.5 proposes candidate pairs (25 bands of 5 rows); a pair is an
    edge only when its estimated Jaccard similarity (the share of equal hash values) is
    at least :data:`THRESHOLD`; campaigns are the connected components (union-find).
+   Rows are taken in input order; one whose signature equals an earlier row's, or is
+   at least 0.9 similar to an indexed one, joins it and is not indexed itself, so
+   that thousands of copies cost linear time (a later edit that is 0.5 like a skipped
+   copy but not like its twin can, rarely, stay apart: the rule is fixed, so ids stay
+   deterministic).
    Copies with a name swapped, a greeting changed or a few words inserted are 0.8-0.96
    similar; distinct scripts on the same theme 0.1-0.2.
 4. **Ids** are numbered by first appearance in input order: ``c0001`` is the campaign
@@ -65,6 +70,7 @@ CAMPAIGN_COLUMNS = (
 )
 CAMPAIGN_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".xlsx": "xlsx"}
 TIMELINE_CAMPAIGNS = 5
+_TWIN = 0.9  # estimated similarity at which a row is represented by an indexed one
 _SCHEME = "affine32"  # datasketch 2.0's default, named so that signatures never change with it
 
 _NON_LETTERS = re.compile(r"[\W\d_]+")
@@ -101,8 +107,9 @@ def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
     from datasketch import MinHash
 
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
+    template = MinHash(num_perm=num_perm, seed=SEED, scheme=_SCHEME)  # its permutations, drawn once
     for i, text in enumerate(campaign_texts(list(texts))):
-        m = MinHash(num_perm=num_perm, seed=SEED, scheme=_SCHEME)
+        m = MinHash(num_perm=num_perm, seed=SEED, scheme=_SCHEME, permutations=template.permutations)
         m.update_batch(_shingles(text))
         out[i] = m.hashvalues
     return out
@@ -288,12 +295,26 @@ class CampaignGrouper:
         n = len(keys)
         lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
         uf = _UnionFind(n)
+        need, twin = self.threshold * self.num_perm, _TWIN * self.num_perm
+        exact: dict[bytes, int] = {}
         for i in range(n):
+            raw = sigs[i].tobytes()
+            if raw in exact:  # an exact copy: its twin's edges are its edges
+                uf.union(i, exact[raw])
+                continue
+            exact[raw] = i
             sig = LeanMinHash(seed=SEED, hashvalues=sigs[i], scheme=_SCHEME)
+            closest = 0
             for j in lsh.query(sig):  # only earlier rows are indexed: each pair once
-                if np.count_nonzero(sigs[i] == sigs[j]) >= self.threshold * self.num_perm:
+                same = np.count_nonzero(sigs[i] == sigs[j])
+                if same >= need:
                     uf.union(i, j)
-            lsh.insert(i, sig, check_duplication=False)
+                    closest = max(closest, same)
+            # A near-exact copy of an indexed row is not indexed itself: the twin stands for
+            # it, so that candidate lists stay as long as the distinct variants, not the copies
+            # (thousands of copies of one script would make the clustering quadratic).
+            if closest < twin:
+                lsh.insert(i, sig, check_duplication=False)
         del lsh
         roots = [uf.find(i) for i in range(n)]
         width = max(4, len(str(len(set(roots)))))
