@@ -214,7 +214,72 @@ class BatchReport:
         ax.grid(alpha=0.3, axis="y")
         return to_png(fig)
 
-    def write(self, directory, *, seconds: float | None = None) -> Path:
+    def _plot_timeline(self, campaigns) -> bytes:
+        fig, ax = new_figure(height=3.6)
+        for cid, days in campaigns.timeline.items():
+            x = sorted(days)
+            size = int(campaigns.table.loc[campaigns.table["campaign"] == cid, "size"].iloc[0])
+            ax.plot(x, [days[d] for d in x], marker="o", markersize=3, linewidth=1, label=f"{cid} ({size:,})")
+        ax.set_xlabel("day")
+        ax.set_ylabel("messages per day")
+        ax.set_title(f"The {len(campaigns.timeline)} largest campaigns with dates, per day")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.autofmt_xdate()
+        return to_png(fig)
+
+    def _campaign_sections(self, campaigns, plots: dict, figures: list) -> list[str]:
+        """The campaigns table, and the top list with one row per campaign (not every copy)."""
+        table = campaigns.table
+        if campaigns.timeline:
+            plots["batch_campaigns"] = self._plot_timeline(campaigns)
+            figures.append(
+                figure_html(
+                    "batch_campaigns",
+                    "campaigns over time",
+                    "Messages per day of the largest campaigns whose messages have dates.",
+                )
+            )
+        timeline_note = (
+            "" if campaigns.timeline else "<p class='note'>No timeline: no dates in the input.</p>"
+        )
+
+        def cut(text):
+            return text if len(text) <= self.max_text else text[: self.max_text] + "…"
+
+        shown = table.head(TOP_N)
+        campaign_rows = [
+            [r.campaign, r.size, r.first_seen, r.last_seen, r.languages, r.sources, r.max_score, cut(r.text)]
+            for r in shown.itertuples()
+        ]
+        top = table[table["max_score"] >= self.threshold].sort_values(
+            "max_score", ascending=False, kind="stable"
+        )
+        top = top.head(self.top_n)
+        top_rows = [
+            [r.max_score, r.campaign, r.size, campaigns.best[r.campaign]["source"],
+             campaigns.best[r.campaign]["row"], r.languages, cut(r.text)]
+            for r in top.itertuples()
+        ]  # fmt: skip
+        return [
+            f"<h2>Campaigns ({len(table):,})</h2>",
+            "<p class='note'>Flagged messages and near misses that are copies or light edits of one script "
+            f"share a campaign; largest first ({len(shown):,} shown). The text is the highest-scoring "
+            "member's.</p>",
+            timeline_note,
+            table_html(
+                ["campaign", "size", "first seen", "last seen", "languages", "sources", "max score", "text"],
+                campaign_rows,
+            ),
+            f"<h2>Top {len(top_rows)} flagged campaigns</h2>",
+            "<p class='note'>One row per campaign, by its highest score; source, row and text are that "
+            "message's, size counts its copies.</p>",
+            table_html(["score", "campaign", "size", "source", "row", "languages", "message"], top_rows)
+            if top_rows
+            else "<p>No message was flagged.</p>",
+        ]
+
+    def write(self, directory, *, seconds: float | None = None, campaigns=None) -> Path:
         """Write ``DIR/report.html`` and its PNGs (atomically, like the evaluation report).
 
         Parameters
@@ -222,6 +287,9 @@ class BatchReport:
         directory : path-like
         seconds : float, optional
             How long the run took, for the page.
+        campaigns : classifier.campaigns.Campaigns, optional
+            The run's campaigns: a campaigns table and timeline, and a top list of one
+            row per campaign instead of the top flagged messages.
 
         Returns
         -------
@@ -298,9 +366,15 @@ class BatchReport:
             more,
             "<h2>Per language</h2>",
             table_html(["language", "scored", "flagged", "share flagged"], lang_rows),
-            f"<h2>Top {len(top)} flagged messages</h2>",
-            "<p class='note'>Highest scores first. Reasons are fragments of the normalised message whose "
-            "n-grams pushed the score up most.</p>",
-            top_table,
         ]
+        if campaigns is not None:
+            body += self._campaign_sections(campaigns, plots, figures)
+            body[2] = f"<div class='plots'>{''.join(figures)}</div>"  # with the timeline
+        else:
+            body += [
+                f"<h2>Top {len(top)} flagged messages</h2>",
+                "<p class='note'>Highest scores first. Reasons are fragments of the normalised message whose "
+                "n-grams pushed the score up most.</p>",
+                top_table,
+            ]
         return write_page(directory, f"Scoring run, model {self.model_version}", "\n".join(body), plots)

@@ -285,6 +285,25 @@ def _nan(obj):
     help=f"Exit with code {EXIT_TOO_MANY_ERRORS} when more than N rows are errors (the output is still "
     "written, error rows included). Default: only when every row is an error.",
 )
+@click.option(
+    "--campaigns",
+    "campaigns_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write one row per campaign (near-duplicate flagged and near-miss messages) to FILE "
+    "(.csv, .tsv, .jsonl or .xlsx).",
+)
+@click.option(
+    "--date-column",
+    metavar="NAME",
+    help="The input column with each message's date, for the campaigns' first and last seen (copied to "
+    "the output as --keep would). Default: a chat export's date.",
+)
+@click.option(
+    "--no-campaigns",
+    is_flag=True,
+    help="No campaign column: do not group near-duplicate messages (the output of earlier versions).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line (errors still show).")
 @click.option(
     "--redact",
@@ -323,6 +342,9 @@ def score(
     overwrite,
     report_dir,
     max_errors,
+    campaigns_file,
+    date_column,
+    no_campaigns,
     quiet,
     summary_json,
     redact,
@@ -344,6 +366,9 @@ def score(
     any other extension is refused. CSV cells that a spreadsheet would run as a formula
     (=, +, -, @...) get a ' in front; --excel adds a BOM for Excel.
 
+    Flagged messages and near misses get a campaign id (column campaign): copies and
+    light edits of one script share it; --campaigns FILE lists the campaigns.
+
     The output is never one of the inputs. Exit code 3: every row was an error (or more
     than --max-errors were); the output is written all the same.
 
@@ -351,6 +376,7 @@ def score(
 
         coercion-classifier score "dumps/*.jsonl.gz" --id-column msg_id -o flagged.csv --only-flagged
     """
+    from .campaigns import CampaignGrouper, check_campaigns_path, write_campaigns
     from .distributed import check_request
     from .errors import InputError
     from .readers import Input, expand_inputs, parse_column_option, parse_keep
@@ -359,6 +385,18 @@ def score(
 
     text_column, per_input = parse_column_option(text_columns, expand_inputs(inputs))
     keep = parse_keep(keep)
+    if no_campaigns:
+        for given, name in ((campaigns_file, "--campaigns"), (date_column, "--date-column")):
+            if given:
+                raise InputError(f"{name} needs the campaigns that --no-campaigns turns off; leave one out")
+    if date_column is not None:
+        if not date_column.strip():
+            raise InputError("--date-column needs a column name")
+        if engine == "dask":
+            raise InputError("--date-column is not supported with --engine dask; use --engine local")
+        if keep != "all" and date_column.casefold() not in {k.casefold() for k in keep or ()}:
+            keep = [*(keep or []), date_column]  # its values reach the grouper as kept meta
+    check_campaigns_path(campaigns_file, expand_inputs(inputs), output)
     if engine == "dask":  # its parts are what every engine writes; --quiet and --summary-json work there too
         for given, name in ((out_format in ("tsv", "xlsx"), f"--format {out_format}"), (excel, "--excel")):
             if given:
@@ -375,7 +413,7 @@ def score(
                 )
     if include_text is None:  # a list of flagged rows is read for their texts (not by the dask engine)
         include_text = only_flagged and engine == "local"
-    output_columns(id_column, include_text)  # refuses an id column named text when the text is added
+    output_columns(id_column, include_text, not no_campaigns)  # refuses an id column named text or campaign
     check_request(
         engine,
         inputs,
@@ -414,6 +452,7 @@ def score(
     collector = (
         BatchReport(threshold=flag_at, model_version=model.version, redact=redact) if report_dir else None
     )
+    grouper = None if no_campaigns else CampaignGrouper(date_key=date_column or "date")
     run, extra = score_files, {"excel": excel}
     if engine == "dask":  # the same options; the output is a folder of parts
         from .distributed import score_distributed as run
@@ -436,6 +475,7 @@ def score(
         checked=True,  # checked above, before the model was loaded or trained
         collector=collector,
         max_errors=max_errors,
+        campaigns=grouper,
         **extra,
         **(
             dict(
@@ -452,10 +492,22 @@ def score(
     )
     legacy = sorted({e for e in summary.encodings.values() if e not in ("utf-8", "utf-8-sig")})
     note = f", input encoding {', '.join(legacy)}" if legacy else ""
+    result = grouper.result if grouper is not None else None
+    if redact and result is not None:  # the campaigns file and the report show a member's text
+        result.redact()
+    if not quiet and result is not None and result.ids:  # before the summary line, which stays last
+        click.echo(
+            f"{counted(len(result.ids), 'flagged or near-miss message')} in {counted(len(result.table), 'campaign')}",
+            err=True,
+        )
     if not quiet:
         click.echo(f"{summary.line()} (model {model.version}{note})", err=True)
+    if campaigns_file:
+        write_campaigns(result, campaigns_file)
+        if not quiet:
+            click.echo(f"campaigns: {campaigns_file}", err=True)
     if collector is not None:
-        page = collector.write(report_dir, seconds=summary.seconds)
+        page = collector.write(report_dir, seconds=summary.seconds, campaigns=result)
         if not quiet:
             click.echo(f"report: {page}", err=True)
     if summary_json:

@@ -497,6 +497,7 @@ class _Job:
     only_flagged: bool
     chunk_size: int
     report: tuple | None = None  # (model version, top_n, max_text) of ``score --report``
+    date_key: str | None = None  # campaigns: the meta key of dates; None: no campaigns
 
 
 def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict:
@@ -533,6 +534,12 @@ def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict
 
         version, top_n, max_text = job.report
         report = BatchReport(threshold=job.threshold, model_version=version, top_n=top_n, max_text=max_text)
+    grouper = None
+    if job.date_key is not None:
+        from .campaigns import CampaignGrouper
+        from .scoring import REASONS_FROM
+
+        grouper = CampaignGrouper(date_key=job.date_key)
     name = part_name(part.index, job.count, job.out_format)
     id_column = job.options.id_column
     # Checked last: after a failed run the client removes the folder, and a task that
@@ -549,6 +556,8 @@ def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict
             )
             if report is not None:
                 report.add(part.source, chunk, frame)
+            if grouper is not None:  # keys count this partition's rows; the client shifts them
+                grouper.add(chunk, frame, counts["rows"], min_score=job.threshold * REASONS_FROM)
             errors = int((frame["error"] != "").sum())
             counts["rows"] += len(frame)
             counts["errors"] += errors
@@ -562,7 +571,7 @@ def score_partition(part: Partition, layout, blob: ModelBlob, job: _Job) -> dict
         if counts["written"] == 0 and job.out_format == "csv":  # an empty CSV part still gets its header
             writer.write(_frame([], ([], np.zeros(0), []), part.source, id_column, job.threshold))
     result = {"index": part.index, "source": part.source, "encoding": source.encoding, "file": name, **counts}
-    return {**result, "report": report}
+    return {**result, "report": report, "campaigns": grouper}
 
 
 def _visible(path: str) -> None:
@@ -697,6 +706,7 @@ def score_distributed(
     checked: bool = False,
     collector=None,
     max_errors: int | None = None,
+    campaigns=None,
 ) -> DistributedSummary:
     """Score inputs on a Dask cluster into a folder of parts (what ``score --engine dask`` runs).
 
@@ -730,6 +740,12 @@ def score_distributed(
         Gets every partition's report merged in, in input order (``score --report``).
     max_errors : int, optional
         As in :func:`classifier.scoring.score_files`.
+    campaigns : classifier.campaigns.CampaignGrouper, optional
+        As in :func:`classifier.scoring.score_files`: workers collect their grouped
+        rows, the client merges them in partition order (keys shifted by the rows of
+        the partitions before), clusters them and rewrites every part once, adding
+        the ``campaign`` column (each part to a temporary file, then renamed); the ids
+        are those of the local engine.
 
     Returns
     -------
@@ -775,16 +791,28 @@ def score_distributed(
                 only_flagged,
                 chunk_size,
                 None if collector is None else (str(model.version), collector.top_n, collector.max_text),
+                None if campaigns is None else campaigns.date_key,
             )
             results = _run(client, parts, blob, job, progress)
             n_workers = len(threads)
         if collector is not None:
             for result in results:  # in partition order, which is input order
                 collector.merge(result["report"])
+        if campaigns is not None:
+            _fill_campaigns(folder, results, campaigns, out_format)
         summary = _summarize(results, shown, n_workers)
         summary.max_errors = max_errors
         summary.seconds = time.perf_counter() - start
-        _write_summary(folder / SUMMARY_FILE, summary, results, model, threshold, out_format, id_column)
+        _write_summary(
+            folder / SUMMARY_FILE,
+            summary,
+            results,
+            model,
+            threshold,
+            out_format,
+            id_column,
+            campaigns is not None,
+        )
         _keep_only(folder, {r["file"] for r in results} | {SUMMARY_FILE})
         _publish(folder, outdir)
     except BaseException:
@@ -868,13 +896,91 @@ def _summarize(results, outdir: str, n_workers: int) -> DistributedSummary:
     return summary
 
 
-def _write_summary(path, summary, results, model, threshold, out_format, id_column) -> None:
+def _fill_campaigns(folder: Path, results: list[dict], grouper, out_format: str) -> None:
+    """Cluster the partitions' grouped rows and add the ``campaign`` column to every part.
+
+    A part's rows are matched by (source, row), which identify a row within a
+    partition, so that ``--only-flagged`` parts (a subset of the rows) are filled too.
+    """
+    offset = 0
+    for r in results:  # partition order is input order: keys as the local engine counts them
+        r["offset"] = offset
+        grouper.merge(r["campaigns"], offset)
+        offset += r["rows"]
+    grouper.result = grouper.cluster()
+    ids = grouper.result.ids
+    for r in results:
+        part = r.pop("campaigns")
+        cells = {
+            (src, row): ids[k + r["offset"]]
+            for k, (_, _, src, row, *_) in zip(part._keys, part._info, strict=True)
+        }
+        _add_campaign_column(folder / r["file"], out_format, cells)
+
+
+def _add_campaign_column(path: Path, fmt: str, cells: dict) -> None:
+    """Rewrite one part with ``campaign`` after ``error``, streaming, to a temporary file renamed over it."""
+    tmp = path.with_name(f".{path.name}.campaigns.part")
+    try:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            source = pq.ParquetFile(path)
+            schema = source.schema_arrow
+            at = schema.get_field_index("error") + 1
+            schema = schema.insert(at, pa.field("campaign", pa.string()))
+            with pq.ParquetWriter(tmp, schema) as out:
+                for batch in source.iter_batches():
+                    keys = zip(
+                        batch.column("source").to_pylist(), batch.column("row").to_pylist(), strict=True
+                    )
+                    column = pa.array([cells.get(k, "") for k in keys], pa.string())
+                    out.write_table(pa.Table.from_batches([batch]).add_column(at, schema.field(at), column))
+        elif fmt == "csv":
+            import csv
+
+            with (
+                open(path, encoding="utf-8", newline="") as src,
+                open(tmp, "w", encoding="utf-8", newline="") as dst,
+            ):
+                reader, writer = csv.reader(src), csv.writer(dst, lineterminator="\n")
+                header = next(reader)
+                at, s_at, r_at = header.index("error") + 1, header.index("source"), header.index("row")
+                writer.writerow([*header[:at], "campaign", *header[at:]])
+                for row in reader:  # cells are kept as written (already escaped for spreadsheets)
+                    # the source cell may carry the writer's formula guard: ids hold only plain names
+                    cell = cells.get((row[s_at], int(row[r_at])), "") or cells.get(
+                        (row[s_at][1:], int(row[r_at])), ""
+                    )
+                    writer.writerow([*row[:at], cell, *row[at:]])
+        else:
+            with open(path, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
+                for line in src:
+                    record = json.loads(line)
+                    cell = cells.get((record["source"], record["row"]), "")
+                    items = list(record.items())
+                    at = [k for k, _ in items].index("error") + 1
+                    dst.write(
+                        json.dumps(dict([*items[:at], ("campaign", cell), *items[at:]]), ensure_ascii=False)
+                        + "\n"
+                    )
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_summary(path, summary, results, model, threshold, out_format, id_column, campaign=False) -> None:
     data = {
         "engine": "dask",
         "model": str(model.version),
         "threshold": threshold,
         "format": out_format,
-        "columns": output_columns(id_column),
+        "columns": output_columns(id_column, campaign=campaign),
         "rows": summary.rows,
         "scored": summary.scored,
         "flagged": summary.flagged,

@@ -16,12 +16,15 @@ compiled scorer, so scores are identical whatever ``jobs`` is.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import itertools
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -230,16 +233,19 @@ def check_id_column(id_column: str | None, columns=OUTPUT_COLUMNS) -> None:
         )
 
 
-def output_columns(id_column: str | None, include_text: bool = False) -> list[str]:
-    """The output header: ``source, row, [id column], lang, score, flagged, reasons, truncated, error[, text]``.
+def output_columns(id_column: str | None, include_text: bool = False, campaign: bool = False) -> list[str]:
+    """The output header: ``source, row, [id column], lang, score, flagged, reasons, truncated, error[, campaign][, text]``.
 
     Kept input columns and chat metadata follow, added by the writer (see
     :class:`classifier.writers.FrameWriter`).
     """
-    check_id_column(id_column, (*OUTPUT_COLUMNS, "text") if include_text else OUTPUT_COLUMNS)
+    named = (*OUTPUT_COLUMNS, *(["campaign"] if campaign else []), *(["text"] if include_text else []))
+    check_id_column(id_column, named)
     cols = list(OUTPUT_COLUMNS)
     if id_column:
         cols.insert(2, id_column)
+    if campaign:
+        cols.append("campaign")
     if include_text:
         cols.append("text")
     return cols
@@ -247,8 +253,8 @@ def output_columns(id_column: str | None, include_text: bool = False) -> list[st
 
 def _score_inputs(
     inputs: list[Input], model, threshold, jobs, chunk_size, collector=None, include_text=False, redact=False
-) -> Iterator[tuple[Input, pd.DataFrame, int | None]]:
-    """``(input, frame, bytes of the input read when the chunk was)`` for every chunk, in order."""
+) -> Iterator[tuple[Input, list[Record], pd.DataFrame, int | None]]:
+    """``(input, records, frame, bytes of the input read when the chunk was)`` for every chunk, in order."""
 
     def tagged():
         for source in inputs:
@@ -260,7 +266,7 @@ def _score_inputs(
             frame = _frame(records, result, source.path, source.id_column, threshold, include_text, redact)
             if collector is not None:  # e.g. batch_report.BatchReport: it needs the texts, which frames lack
                 collector.add(source.path, records, frame)
-            yield source, frame, position
+            yield source, records, frame, position
 
 
 def score_file(
@@ -306,7 +312,7 @@ def score_file(
     source = Input(
         path, fmt=fmt, encoding=encoding, text_column=text_column, id_column=id_column, by_file=by_file
     )
-    for _, frame, _ in _score_inputs([source], model, threshold, jobs, chunk_size):
+    for _, _, frame, _ in _score_inputs([source], model, threshold, jobs, chunk_size):
         yield frame
 
 
@@ -421,6 +427,7 @@ def score_files(
     include_text: bool = False,
     excel: bool = False,
     redact: bool = False,
+    campaigns=None,
 ) -> ScoreSummary:
     """Score inputs into one output (standard output when ``output`` is None).
 
@@ -445,6 +452,12 @@ def score_files(
     sets it by default). ``redact`` masks phones, e-mails, cards and @handles in the
     ``text`` and ``reasons`` columns (:func:`classifier.redact.redact`), after scoring.
 
+    ``campaigns``, a :class:`classifier.campaigns.CampaignGrouper`, adds a ``campaign``
+    column: flagged rows and near misses are collected while scoring, clustered once
+    every row is scored, and the output is written from a temporary spool of the scored
+    chunks with their ids filled in (so standard output gets its rows only at the end).
+    Its :attr:`result` is then the :class:`classifier.campaigns.Campaigns`.
+
     Returns
     -------
     ScoreSummary
@@ -455,7 +468,9 @@ def score_files(
         On Ctrl-C, saying what was written: nothing to a file (the output is atomic),
         or how many rows went to standard output.
     """
-    columns = output_columns(id_column, include_text)  # refuses an id column named like one of them
+    columns = output_columns(
+        id_column, include_text, campaigns is not None
+    )  # refuses an id column named like one of them
     paths = expand_inputs(inputs)
     check_output(output, paths)
     model = _default_model(model)
@@ -490,9 +505,12 @@ def score_files(
         meta_keys=_declared_meta(sources, keep),
     )
     bar = _Progress(sources) if progress else None
+    spool = _Spool(output) if campaigns is not None else None
     try:
-        with writer:
-            for source, frame, position in _score_inputs(
+        with writer, contextlib.ExitStack() as stack:
+            if spool is not None:
+                stack.callback(spool.close)
+            for source, records, frame, position in _score_inputs(
                 sources, model, threshold, jobs, chunk_size, collector, include_text, redact
             ):
                 errors = int((frame["error"] != "").sum())
@@ -513,10 +531,20 @@ def score_files(
                 whole = frame
                 if only_flagged:
                     frame = frame[(frame["flagged"] == True) | (frame["error"] != "")]  # noqa: E712
-                writer.write(frame, columns_from=whole)
+                if spool is not None:
+                    first_key = summary.rows - len(whole)  # rows of the whole run before this chunk
+                    campaigns.add(records, whole, first_key, min_score=threshold * REASONS_FROM)
+                    spool.put(frame, whole, first_key)
+                else:
+                    writer.write(frame, columns_from=whole)
                 summary.written += len(frame)
                 if bar is not None:
                     bar.advance(source, position, summary.rows)
+            if spool is not None:  # the second pass: the output, with each row's campaign
+                campaigns.result = campaigns.cluster()
+                for frame, columns_from, first_key in spool.frames():
+                    frame["campaign"] = campaigns.result.column(first_key + frame.index.to_numpy())
+                    writer.write(frame, columns_from=columns_from)
         if bar is not None:
             bar.finish(summary.rows)
     except KeyboardInterrupt:
@@ -530,6 +558,41 @@ def score_files(
         for reason, count in getattr(source, "skipped", {}).items():
             summary.skipped[reason] = summary.skipped.get(reason, 0) + count
     return summary
+
+
+class _Spool:
+    """Scored chunks kept on disk until their campaigns are known (one chunk in memory at a time).
+
+    A temporary file beside the output (or in the system's temporary folder for standard
+    output), deleted when closed, whatever happened.
+    """
+
+    def __init__(self, output):
+        folder = None if output is None or str(output) == "-" else Path(output).parent
+        if folder is not None and not folder.is_dir():  # the writer makes it later
+            folder = None
+        self._fh = tempfile.TemporaryFile(prefix=".campaigns-spool.", dir=folder)
+        self._first = True
+
+    def put(self, frame: pd.DataFrame, whole: pd.DataFrame, first_key: int) -> None:
+        # the first chunk's unfiltered meta fixes the output's meta columns (see FrameWriter.write)
+        columns_from = None
+        if self._first:
+            columns_from = whole.drop(columns=[c for c in whole if c not in (META_COLUMN,)])
+            self._first = False
+        pickle.dump((frame, columns_from, first_key), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def frames(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame | None, int]]:
+        self._fh.seek(0)
+        while True:
+            try:
+                frame, columns_from, first_key = pickle.load(self._fh)
+            except EOFError:
+                return
+            yield frame.copy(), columns_from, first_key
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 _SIZED_FORMATS = frozenset({"txt", "csv", "tsv", "jsonl"})

@@ -395,7 +395,7 @@ def test_labels_audit_refuses_an_existing_output_and_escapes_texts(home, monkeyp
     assert "'" + rows[0]["text"] in [r["text"] for r in found]
 
 
-OUTPUT_NAMES = ["source", "row", "lang", "score", "flagged", "reasons", "truncated", "error"]
+OUTPUT_NAMES = ["source", "row", "lang", "score", "flagged", "reasons", "truncated", "error", "campaign"]
 
 
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
@@ -406,7 +406,7 @@ def test_id_column_named_like_an_output_column_is_refused(tiny_model, tmp_path, 
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines() == [
         f"Error: --id-column {name!r} is also an output column (source, row, lang, score, flagged, reasons, "
-        "truncated, error); rename that column in the input, or leave out --id-column"
+        "truncated, error, campaign); rename that column in the input, or leave out --id-column"
     ]
 
 

@@ -93,8 +93,11 @@ def _interrupt_score(tiny_model, tmp_path, *out_args):
     src.write_text(
         "Мамо, виходьте на Майдан, нас тут покинули, вимагайте обміну\n" * 300_000, encoding="utf-8"
     )
+    # to stdout, rows stream only without campaigns (with them, the output comes at the end)
+    streamed = [] if out_args else ["--no-campaigns"]
     cmd = [sys.executable, "-m", "classifier", "score", str(src), "--jobs", "2", "--no-progress",
-           "--models-dir", str(tiny_model.path.parent), "--model", str(tiny_model.version), *out_args]  # fmt: skip
+           "--models-dir", str(tiny_model.path.parent), "--model", str(tiny_model.version), *out_args,
+           *streamed]  # fmt: skip
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(

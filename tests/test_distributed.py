@@ -432,3 +432,27 @@ def test_a_killed_worker_costs_no_row(client, tiny_model, tmp_path):
     got = _parts(outdir)
     assert got["row"].tolist() == list(range(1, 3001))  # every row, once, in order
     pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize(("out_format", "only_flagged"), [("parquet", False), ("csv", True)])
+def test_dask_campaign_ids_equal_the_local_engine(client, tiny_model, tmp_path, out_format, only_flagged):
+    """Copies spread over several partitions of one file get the local engine's ids."""
+    from classifier.campaigns import CampaignGrouper
+
+    src = tmp_path / "m.txt"
+    src.write_text("\n".join(_lines(600)) + "\n", encoding="utf-8")  # each text ~20 times, numbered
+    local = tmp_path / f"local.{out_format}"
+    score_files([str(src)], str(local), tiny_model, threshold=0.3, chunk_size=50, only_flagged=only_flagged,
+                campaigns=CampaignGrouper())  # fmt: skip
+    grouper = CampaignGrouper()
+    summary = dist.score_distributed([str(src)], tmp_path / "out", tiny_model, client=client, threshold=0.3,
+                                     block_size=8192, out_format=out_format, only_flagged=only_flagged,
+                                     campaigns=grouper)  # fmt: skip
+    assert summary.partitions >= 3
+    read = pd.read_parquet if out_format == "parquet" else (lambda p: pd.read_csv(p, keep_default_na=False))
+    want = read(local)
+    got = pd.concat([read(p) for p in sorted(glob.glob(str(tmp_path / "out" / f"part-*.{out_format}")))])
+    assert list(got.columns) == list(want.columns) and list(got.columns).index("campaign") == 8
+    assert got["campaign"].tolist() == want["campaign"].tolist()
+    assert got["campaign"].nunique() > 5 and (got["campaign"] != "").sum() > 100
+    assert grouper.result.table["size"].max() >= 15  # a text and its numbered copies, across partitions

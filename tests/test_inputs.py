@@ -316,7 +316,7 @@ def test_cli_keep_and_include_text(tiny_model, tmp_path):
     result = _score([str(path), "--keep", "note,date,score", "--include-text"], tiny_model)
     assert result.exit_code == 0, result.output
     header = result.stdout.splitlines()[0].split(",")
-    assert header[-5:] == ["error", "text", "date", "input_score", "note"]
+    assert header[-6:] == ["error", "campaign", "text", "date", "input_score", "note"]
     rows = _csv(result.stdout)
     assert rows[0]["text"] == "мамо я живий" and rows[0]["date"] == "2024-01-01"
     assert rows[0]["input_score"] == "5" and rows[0]["note"] == '\'=HYPERLINK("x")'  # neutralised

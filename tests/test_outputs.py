@@ -50,7 +50,18 @@ def test_xlsx_output_is_typed_frozen_and_keeps_formula_text_as_text(tiny_model, 
     assert sheet.freeze_panes == "A2"
     table = list(sheet.iter_rows(values_only=True))
     header = list(table[0])
-    assert header == ["source", "row", "msg_id", "lang", "score", "flagged", "reasons", "truncated", "error"]
+    assert header == [
+        "source",
+        "row",
+        "msg_id",
+        "lang",
+        "score",
+        "flagged",
+        "reasons",
+        "truncated",
+        "error",
+        "campaign",
+    ]
     body = [dict(zip(header, r, strict=True)) for r in table[1:]]
     assert [r["row"] for r in body] == [1, 2, 3, 4, 5]
     assert [r["msg_id"] for r in body] == [r[0] for r in rows]  # exact text, no quote added
@@ -117,7 +128,7 @@ def test_tsv_output_is_tab_separated(tiny_model, csv_input, tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert text.splitlines()[0] == "\t".join(
-        ["source", "row", "msg_id", "lang", "score", "flagged", "reasons", "truncated", "error"]
+        ["source", "row", "msg_id", "lang", "score", "flagged", "reasons", "truncated", "error", "campaign"]
     )
     table = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
     assert [r["row"] for r in table] == ["1", "2", "3", "4", "5"]
