@@ -98,6 +98,17 @@ def _cli(workspace, *args):
         ("картка 4111 1111 1111 1111", "картка [card]"),
         ("5375-4141-0123-4564 і 4111111111111111", "[card] і [card]"),
         ("пиши @vanya_ua або @Olena2024", "пиши [handle] або [handle]"),
+        # a card followed by an amount: the card's own groups are Luhn-tested, the amount stays
+        ("картка 4111 1111 1111 1111 500 грн", "картка [card] 500 грн"),
+        ("4111.1111.1111.1111, 4111\u00a01111\u00a01111\u00a01111", "[card], [card]"),
+        ("картка4111111111111111", "картка[card]"),
+        ("3782 822463 10005", "[card]"),
+        ("+380\u00a067\u00a0123\u00a045\u00a067", "[phone]"),
+        ("+380\u202f67\u2009123\u202f45\u202f67", "[phone]"),
+        ("380671234567", "[phone]"),
+        ("067–123–45–67", "[phone]"),
+        ("з 12.03.2024 дзвони 067 123 45 67", "з 12.03.2024 дзвони [phone]"),
+        ("t.me/vanya_ua або https://t.me/vanya_ua.", "[handle] або [handle]."),
     ],
 )
 def test_redact_masks_personal_data(text, expected):
@@ -115,6 +126,10 @@ def test_redact_masks_personal_data(text, expected):
         "id 1234567890, замовлення 4111111111111112",  # 16 digits, but no card: Luhn fails
         "a@b, @abc (too short for Telegram)",
         "рахунок 26 00 12",
+        "01.02.2024 03.04",
+        "08.03.2024-12.04.2024",
+        "8 000 000 000 грн",
+        "з 01/02/2024 по 2024-03-12",
     ],
 )
 def test_redact_leaves_dates_years_numbers_and_lone_at(text):
