@@ -72,6 +72,20 @@ class Item:
     is_campaign: bool = False
 
 
+def _bad_workbook_errors() -> tuple:
+    """What reading a broken .xlsx raises (a zip error, openpyxl's, a missing member)."""
+    import zipfile
+
+    errors: list = [zipfile.BadZipFile, KeyError, EOFError]
+    try:
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        errors.append(InvalidFileException)
+    except ImportError:  # openpyxl missing: pandas says so in an ImportError, one line already
+        pass
+    return tuple(errors)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     """A scored or campaigns file as strings; CSV/TSV cells unescaped as ``score`` escaped them."""
     name = path.name.lower()
@@ -88,7 +102,9 @@ def _read_table(path: Path) -> pd.DataFrame:
             return pd.read_excel(path, dtype=object, engine="openpyxl")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, *_bad_workbook_errors()) as exc:
+        # an .xlsx that is no zip, a truncated one, a zip without a workbook: openpyxl's
+        # BadZipFile, InvalidFileException or KeyError are one line too
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: cannot read it as a scored file ({reason})") from None
     raise InputError(f"{path}: review reads what score writes: a .csv, .tsv, .jsonl or .xlsx file")

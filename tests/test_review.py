@@ -460,6 +460,17 @@ def test_score_redact_is_refused_with_dask(tmp_path, tiny_model):
     assert run.exit_code == 2 and "--redact is not supported with --engine dask" in run.stderr
 
 
+def _zip_without_workbook():
+    """A valid zip that is no workbook (openpyxl raises KeyError or InvalidFileException)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("hello.txt", "hi")
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [
@@ -471,11 +482,19 @@ def test_score_redact_is_refused_with_dask(tmp_path, tiny_model):
             '{"score": 0.5, "flagged": true, "text": "hi"}\n{not json\n',
             "cannot read it as a scored file",
         ),
+        ("bad.xlsx", "not a zip at all\n", "cannot read it as a scored file"),
+        ("cut.xlsx", b"PK\x03\x04\x14\x00\x00\x00\x08\x00truncated", "cannot read it as a scored file"),
+        ("empty.xlsx", _zip_without_workbook, "cannot read it as a scored file"),
     ],
 )
 def test_bad_scored_files_are_one_line_errors(workspace, tmp_path, tiny_model, name, content, message):
     path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
+    if callable(content):
+        content = content()
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
     run = _cli(workspace, "review", path, *model_opts(tiny_model))
     assert run.exit_code == 2 and message in run.stderr, run.output
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.output
