@@ -265,7 +265,8 @@ class ReviewQueue:
         return self.decisions.record(self.annotator, targets, label, category)
 
     def undo(self) -> int:
-        return self.decisions.undo(self.annotator)
+        """Undo the annotator's last decision on this queue's items (not one made over another file)."""
+        return self.decisions.undo(self.annotator, self._by_key)
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -560,7 +561,7 @@ def render_page(queue: ReviewQueue, token: str, nonce: str, notice=(), *, can_ex
         "<div id='help' hidden><h2>Keys</h2><ul>"
         "<li><kbd>y</kbd> pattern (label 1)</li><li><kbd>n</kbd> not the pattern, then a category key</li>"
         "<li><kbd>Y</kbd> / <kbd>N</kbd> the same for every message of the shown message's campaign</li>"
-        "<li><kbd>s</kbd> skip (it comes back after the rest)</li><li><kbd>u</kbd> undo the last decision</li>"
+        "<li><kbd>s</kbd> skip (it comes back after the rest)</li><li><kbd>u</kbd> undo your last decision in this file</li>"
         "<li><kbd>e</kbd> export the decisions to the label store</li><li><kbd>?</kbd> this help; Esc closes</li>"
         f"</ul><ul>{keys}</ul></div>"
     )

@@ -252,6 +252,39 @@ def test_decide_skip_undo_and_campaign(scored, tiny_model, tmp_path):
     ]
 
 
+def test_undo_only_touches_the_queue_on_screen(scored, tiny_model, tmp_path):
+    db = tmp_path / "d.sqlite"
+    hostile = tmp_path / "hostile.csv"
+    pd.DataFrame({"score": [0.9, 0.8], "flagged": ["true", "true"], "text": OTHERS[:2]}).to_csv(
+        hostile, index=False
+    )
+    here = ReviewQueue(load_items(scored, tiny_model), Decisions(db), "olena")
+    there = ReviewQueue(load_items(hostile, tiny_model), Decisions(db), "olena")
+    mine = here.current()
+    here.decide(mine, 1)
+    other = there.current()
+    there.decide(other, 0, "everyday")  # the annotator's latest decision, in another file
+    assert here.undo() == 1  # undo on scored.csv undoes scored.csv's decision
+    decided = here.decisions.decided("olena")
+    assert mine.key not in decided and decided[other.key] == 0
+    assert here.undo() == 0  # nothing of this queue's left; hostile.csv's decision stays
+    assert here.decisions.decided("olena") == {other.key: 0}
+
+
+def test_undo_after_labelling_a_skipped_item_restores_the_skip(scored, tiny_model, tmp_path):
+    queue, _ = _app(scored, tiny_model, tmp_path / "d.sqlite")
+    first, second = queue.items[0], queue.items[1]
+    queue.decide(first, None)
+    queue.decide(second, None)
+    queue.decide(first, 1)  # the skipped item labelled: its skip is replaced
+    assert queue.decisions.decided("olena")[first.key] == 1
+    assert queue.undo() == 1
+    assert queue.decisions.decided("olena") == {first.key: None, second.key: None}
+    assert queue.decisions.skipped("olena") == [first.key, second.key]  # in its place among the skips
+    assert queue.undo() == 1 and queue.undo() == 1  # then the skips themselves
+    assert queue.decisions.decided("olena") == {} and queue.undo() == 0
+
+
 def test_skipped_items_come_back_last_and_other_annotators_are_apart(scored, tiny_model, tmp_path):
     db = tmp_path / "d.sqlite"
     queue, _ = _app(scored, tiny_model, db)
