@@ -327,6 +327,7 @@ def export_decisions(
         As :func:`classifier.merge.add_labels` (unresolved conflicts: nothing added).
     """
     from .merge import add_labels
+    from .normalize import normalize_texts
     from .redact import redact as mask
     from .workspace import home
 
@@ -368,7 +369,20 @@ def export_decisions(
                 break
             except FileExistsError:
                 continue
-        report = add_labels([target], store, source=f"review:{scored_file}", resolve=resolve, now=now)
+        originals = None
+        if redact:  # the held-out check also looks at the original texts, not only the masked ones
+            originals = {}
+            masked = [mask(d.text) for d in rows]
+            for key, d in zip(normalize_texts(masked), rows, strict=True):
+                originals.setdefault(key, []).append(d.text)
+        report = add_labels(
+            [target],
+            store,
+            source=f"review:{scored_file}",
+            resolve=resolve,
+            now=now,
+            original_texts=originals,
+        )
         results.append((scored_file, report))
     return results
 

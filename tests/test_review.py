@@ -471,6 +471,21 @@ def test_review_redact_shows_and_exports_masked_text(scored, tiny_model, workspa
     assert list(_store_rows(workspace)["text"]) == [redact(phone.text)]
 
 
+def test_export_redact_refuses_a_held_out_text_that_held_a_phone(scored, tiny_model, workspace):
+    held = dict(tiny_rows()[0], text=OTHERS[2], group="h2", writer="held")  # holds a phone and a handle
+    write_store(workspace / "datasets" / "heldout" / "held2.csv", [held])
+    items = load_items(scored, tiny_model, redact=True)
+    phone = next(i for i in items if i.text == OTHERS[2])
+    queue = ReviewQueue(items, Decisions(workspace / "review" / "decisions.sqlite"), "olena")
+    queue.decide(phone, 1)
+    queue.decide(next(i for i in items if i.text == OTHERS[3]), 0, "proof_of_life")
+    run = _cli(workspace, "review", "--export", "--redact")
+    assert run.exit_code == 0, run.output
+    assert "2 rows read: 1 added" in run.stdout and "1 held-out text refused" in run.stdout
+    assert "refused 1 row whose text is in the held-out set" in run.stdout
+    assert list(_store_rows(workspace)["text"]) == [OTHERS[3]]
+
+
 def test_score_report_redact_masks_the_top_messages(tiny_model, tmp_path):
     messages = tmp_path / "m.txt"
     messages.write_text(OTHERS[2] + "\n", encoding="utf-8")
