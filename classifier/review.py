@@ -278,6 +278,26 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "review"
 
 
+def _stable_id(text: str) -> str:
+    """A readable prefix of ``text`` and a short hash of it: distinct texts never share one.
+
+    Examples
+    --------
+    >>> _stable_id("c1") != _stable_id("C1") and _stable_id("к1") != _stable_id("1")
+    True
+    """
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    prefix = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:20].strip("-")
+    return f"{prefix}-{digest}" if prefix else digest
+
+
+def campaign_group(scored_file: str, campaign: str) -> str:
+    """The label store ``group`` of a campaign's exported rows (one per scored file and campaign id)."""
+    return f"review-{_stable_id(scored_file)}-campaign-{_stable_id(campaign)}"
+
+
 def export_decisions(
     decisions,
     *,
@@ -353,9 +373,7 @@ def export_decisions(
                     "row": d.row,
                     "annotator": d.annotator,
                     "writer": d.annotator,
-                    "group": f"review-{_slug(scored_file)}-campaign-{_slug(d.campaign)}"
-                    if d.campaign
-                    else "",
+                    "group": campaign_group(scored_file, d.campaign) if d.campaign else "",
                     "added": d.decided_at[:10],
                 }
             )

@@ -356,6 +356,24 @@ def test_export_goes_through_labels_add_with_provenance_once(scored, tiny_model,
     assert len(_store_rows(workspace)) == 2
 
 
+def test_export_campaign_groups_keep_distinct_ids_apart(workspace, tmp_path):
+    from types import SimpleNamespace
+
+    from classifier.review import export_decisions
+
+    db = Decisions(workspace / "review" / "decisions.sqlite")
+    ids = ["к1", "1", "C1", "c1", "x" * 41, "x" * 40]
+    for n, cid in enumerate(ids):
+        text = f"{OTHERS[n]} ({n})"
+        item = SimpleNamespace(key=item_key(text, "m.txt", n), scored_file="scored.csv", source="m.txt",
+                               row=str(n), campaign=cid, text=text)  # fmt: skip
+        db.record("olena", [item], 0, "everyday")
+    export_decisions(db, store=workspace / "datasets" / "labelled", exports_dir=tmp_path / "exports")
+    groups = list(_store_rows(workspace)["group"])
+    assert len(groups) == len(ids) and len(set(groups)) == len(ids), groups
+    assert all(g.startswith("review-") and len(g) <= 80 for g in groups)
+
+
 def test_export_reports_conflicts_between_annotators(scored, tiny_model, workspace):
     db = workspace / "review" / "decisions.sqlite"
     items = load_items(scored, tiny_model)
