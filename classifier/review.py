@@ -565,7 +565,9 @@ def render_page(queue: ReviewQueue, token: str, nonce: str, notice=(), *, can_ex
             else "no campaign (<span id='campaign-size'>1</span> message)"
         )
         whole = (
-            "every decision covers the campaign" if item.is_campaign else "Y / N: label the whole campaign"
+            "every decision covers the campaign"
+            if item.is_campaign
+            else "Shift+Y / Shift+N: label the whole campaign"
         )
         body = (
             f"<div id='item' data-key='{esc(item.key)}'>"
@@ -592,7 +594,8 @@ def render_page(queue: ReviewQueue, token: str, nonce: str, notice=(), *, can_ex
     help_box = (
         "<div id='help' hidden><h2>Keys</h2><ul>"
         "<li><kbd>y</kbd> pattern (label 1)</li><li><kbd>n</kbd> not the pattern, then a category key</li>"
-        "<li><kbd>Y</kbd> / <kbd>N</kbd> the same for every message of the shown message's campaign</li>"
+        "<li><kbd>Shift</kbd>+<kbd>Y</kbd> / <kbd>Shift</kbd>+<kbd>N</kbd> the same for every message of the "
+        "shown message's campaign (Shift must be held: Caps Lock alone labels one message)</li>"
         "<li><kbd>s</kbd> skip (it comes back after the rest)</li><li><kbd>u</kbd> undo your last decision in this file</li>"
         "<li><kbd>e</kbd> export the decisions to the label store</li><li><kbd>?</kbd> this help; Esc closes</li>"
         f"</ul><ul>{keys}</ul></div>"
@@ -659,15 +662,16 @@ _SCRIPT = """
   if (noButton) noButton.addEventListener('click', function () { askCategory(false); });
   document.addEventListener('keydown', function (e) {
     if (e.ctrlKey || e.altKey || e.metaKey) return;
-    var k = e.key;
+    // letters compare in lower case, so Caps Lock does not change a key; a campaign needs Shift held
+    var k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     if (k === 'Escape') { cats && (cats.hidden = true); help.hidden = true; return; }
     if (k === '?') { help.hidden = !help.hidden; return; }
     if (cats && !cats.hidden) {
       if (keys[k]) send(decide, {action: 'no', category: keys[k], scope: scope});
       return;
     }
-    if (k === 'y' || k === 'Y') send(decide, {action: 'yes', scope: k === 'Y' ? 'campaign' : ''});
-    else if (k === 'n' || k === 'N') askCategory(k === 'N');
+    if (k === 'y') send(decide, {action: 'yes', scope: e.shiftKey ? 'campaign' : ''});
+    else if (k === 'n') askCategory(e.shiftKey);
     else if (k === 's') send(decide, {action: 'skip', scope: ''});
     else if (k === 'u') { var u = document.getElementById('undo'); if (!sent) { sent = true; u.submit(); } }
     else if (k === 'e') { var x = document.getElementById('export'); if (x && !sent) { sent = true; x.submit(); } }
