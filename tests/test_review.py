@@ -581,6 +581,23 @@ def test_stats_without_decisions_and_review_without_a_file(workspace):
     assert run.exit_code == 2 and "review needs SCORED" in run.stderr
 
 
+@pytest.mark.parametrize(
+    "error", [OSError("No username set in the environment"), KeyError("getpwuid(): uid not found: 1234")]
+)
+def test_no_login_name_asks_for_annotator(scored, tiny_model, workspace, monkeypatch, error):
+    import getpass
+
+    def no_user():
+        raise error
+
+    monkeypatch.setattr(getpass, "getuser", no_user)
+    run = _cli(workspace, "review", scored, *model_opts(tiny_model))
+    assert run.exit_code == 2 and "Traceback" not in run.output, run.output
+    assert run.stderr.strip().splitlines() == [
+        "Error: cannot tell who is labelling (no login name for this user); pass --annotator NAME"
+    ]
+
+
 def test_a_taken_port_is_a_one_line_error(scored, tiny_model, workspace):
     import socket
 
