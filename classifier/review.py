@@ -312,7 +312,8 @@ def export_decisions(
 
     The decisions (all annotators', or ``annotator``'s) are written, one row each, to a
     new file ``<workspace>/review/exports/<time>_<who>_<scored file>.csv`` (never over
-    another: it stays as the record of what was exported), which goes to
+    another: it stays as the record of what was exported; an export that adds nothing
+    and cites none of its lines, in a conflict or a held-out text, leaves none), which goes to
     :func:`classifier.merge.add_labels` with ``source="review:<scored file>"``: the
     same provenance (annotator, writer, date, the message's own input file and row),
     duplicate and conflict handling, and refusal of held-out texts as ``labels add``.
@@ -401,6 +402,8 @@ def export_decisions(
             now=now,
             original_texts=originals,
         )
+        if not report.added and not report.conflicts and not report.evaluation_texts:
+            target.unlink(missing_ok=True)  # nothing added and no line of it cited: no record to keep
         results.append((scored_file, report))
     return results
 

@@ -374,6 +374,17 @@ def test_export_campaign_groups_keep_distinct_ids_apart(workspace, tmp_path):
     assert all(g.startswith("review-") and len(g) <= 80 for g in groups)
 
 
+def test_an_export_that_adds_nothing_leaves_no_file(scored, tiny_model, workspace):
+    items = [i for i in load_items(scored, tiny_model) if i.text != HELDOUT_TEXT]
+    ReviewQueue(items, Decisions(workspace / "review" / "decisions.sqlite"), "olena").decide(items[0], 1)
+    exports = workspace / "review" / "exports"
+    assert "1 added" in _cli(workspace, "review", "--export").stdout
+    assert len(list(exports.iterdir())) == 1  # the record of what was added
+    again = _cli(workspace, "review", "--export")
+    assert again.exit_code == 0 and "0 added, 1 exact duplicate skipped" in again.stdout, again.output
+    assert len(list(exports.iterdir())) == 1
+
+
 def test_export_reports_conflicts_between_annotators(scored, tiny_model, workspace):
     db = workspace / "review" / "decisions.sqlite"
     items = load_items(scored, tiny_model)
