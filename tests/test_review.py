@@ -22,7 +22,7 @@ from classifier.cli import cli
 from classifier.decisions import Decisions, agreement, format_agreement, item_key
 from classifier.labels import read_labelled, store_files
 from classifier.redact import luhn_ok, redact
-from classifier.review import CATEGORY_KEYS, ReviewQueue, create_app, load_items
+from classifier.review import CATEGORY_KEYS, ReviewQueue, campaign_group, create_app, load_items
 
 from .conftest import model_opts, tiny_rows, write_store
 
@@ -181,7 +181,7 @@ def test_missing_text_column_is_one_line(workspace, tiny_model, tmp_path):
     ]
 
 
-def test_campaigns_file_each_decision_covers_a_campaign(tmp_path, tiny_model):
+def test_campaigns_file_each_decision_covers_a_campaign(tmp_path, tiny_model, workspace):
     path = tmp_path / "campaigns.csv"
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
@@ -195,6 +195,17 @@ def test_campaigns_file_each_decision_covers_a_campaign(tmp_path, tiny_model):
         ("k2", 3, True),
         ("k1", 12, True),
     ]
+    queue = ReviewQueue(items, Decisions(workspace / "review" / "decisions.sqlite"), "olena")
+    assert queue.decide(items[0], 1, whole_campaign=True) == 1  # one decision: the campaign k2
+    assert queue.current() is items[1] and queue.progress() == (1, 2)
+    run = _cli(workspace, "review", "--export")
+    assert run.exit_code == 0 and "review:campaigns.csv: 1 row read: 1 added" in run.stdout, run.output
+    rows = _store_rows(workspace)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row["text"] == OTHERS[0] and row["label"] == "1"
+    assert row["source"] == "review:campaigns.csv (from campaign k2)"
+    assert row["group"] == campaign_group("campaigns.csv", "k2")  # cross-validation holds k2 out whole
 
 
 def _app(scored, model, db, annotator="olena", export=None):
