@@ -1168,7 +1168,13 @@ def review(scored, annotator, port, redact, stats, export_only, resolve, store, 
         raise InputError(
             "review needs SCORED (a file written by score --include-text), or --stats or --export"
         )
-    annotator = annotator or getpass.getuser()
+    if not annotator:
+        try:
+            annotator = getpass.getuser()
+        except (OSError, KeyError, ImportError):  # no $USER/$LOGNAME and no passwd entry (a container)
+            raise InputError(
+                "cannot tell who is labelling (no login name for this user); pass --annotator NAME"
+            ) from None
     from .review import ReviewQueue, create_app, load_items, new_token, serve
 
     items = load_items(scored, _load_model(model_ref, models_dir), redact=redact)

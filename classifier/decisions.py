@@ -10,8 +10,10 @@ A decision belongs to an annotator and an item (:func:`item_key`: a hash of the
 normalised text with its source file and row), so two annotators' decisions never
 mix, and the same message reviewed again from the same file is recognised. Decisions
 made by one key press (a whole campaign) share a ``batch`` number: undo removes the
-annotator's last batch. A skip is stored too (``label`` NULL): the queue shows
-skipped items again only after every undecided one.
+annotator's last batch among the queue's own items (not a decision made over another
+file). A skip is stored too (``label`` NULL): the queue shows skipped items again only
+after every undecided one. A skip that a later decision replaces is kept in the
+``replaced`` table, so that undoing that decision puts the skip back.
 """
 
 from __future__ import annotations
@@ -44,7 +46,24 @@ CREATE TABLE IF NOT EXISTS decisions (
     UNIQUE (annotator, item)
 );
 CREATE INDEX IF NOT EXISTS decisions_batch ON decisions (annotator, batch);
+CREATE TABLE IF NOT EXISTS replaced (
+    replaced_by INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    annotator TEXT NOT NULL,
+    item TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    scored_file TEXT NOT NULL,
+    source TEXT NOT NULL,
+    row TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    text TEXT NOT NULL,
+    label INTEGER,
+    category TEXT NOT NULL,
+    decided_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS replaced_batch ON replaced (annotator, replaced_by);
 """
+_COLUMNS = "id, annotator, item, batch, scored_file, source, row, campaign, text, label, category, decided_at"
 
 
 def item_key(text: str, source: str, row) -> str:
@@ -128,7 +147,13 @@ class Decisions:
                 "SELECT COALESCE(MAX(batch), 0) + 1 FROM decisions WHERE annotator = ?", (annotator,)
             ).fetchone()[0]
             for item in items:
-                # a skipped item gets the new decision (a skip again: it goes to the end of the skips)
+                # a skipped item gets the new decision (a skip again: it goes to the end of the skips);
+                # the skip is kept aside so that undoing this batch puts it back
+                db.execute(
+                    f"INSERT INTO replaced (replaced_by, {_COLUMNS}) SELECT ?, {_COLUMNS} FROM decisions "
+                    "WHERE annotator = ? AND item = ? AND label IS NULL",
+                    (batch, annotator, item.key),
+                )
                 db.execute(
                     "DELETE FROM decisions WHERE annotator = ? AND item = ? AND label IS NULL",
                     (annotator, item.key),
@@ -142,14 +167,34 @@ class Decisions:
                 stored += cursor.rowcount
         return stored
 
-    def undo(self, annotator: str) -> int:
-        """Remove the annotator's last decision (all rows of its key press); the number of rows removed."""
+    def undo(self, annotator: str, items=None) -> int:
+        """Remove the annotator's last decision (all rows of its key press); the number of rows removed.
+
+        With ``items`` (item keys: a queue's), the last decision on one of them: undo in
+        the queue over one file never removes a decision made over another. A skip the
+        undone decision replaced is put back, in its place among the skips.
+        """
         with self._transaction() as db:
-            return db.execute(
-                "DELETE FROM decisions WHERE annotator = ? AND batch = "
-                "(SELECT MAX(batch) FROM decisions WHERE annotator = ?)",
-                (annotator, annotator),
+            if items is None:
+                (batch,) = db.execute(
+                    "SELECT MAX(batch) FROM decisions WHERE annotator = ?", (annotator,)
+                ).fetchone()
+            else:
+                keys = set(items)
+                rows = db.execute("SELECT item, batch FROM decisions WHERE annotator = ?", (annotator,))
+                batch = max((b for item, b in rows.fetchall() if item in keys), default=None)
+            if batch is None:
+                return 0
+            removed = db.execute(
+                "DELETE FROM decisions WHERE annotator = ? AND batch = ?", (annotator, batch)
             ).rowcount
+            db.execute(
+                f"INSERT INTO decisions ({_COLUMNS}) SELECT {_COLUMNS} FROM replaced "
+                "WHERE annotator = ? AND replaced_by = ?",
+                (annotator, batch),
+            )
+            db.execute("DELETE FROM replaced WHERE annotator = ? AND replaced_by = ?", (annotator, batch))
+            return removed
 
     def decided(self, annotator: str) -> dict[str, int | None]:
         """``item -> label`` (None: skipped) of the annotator's decisions."""

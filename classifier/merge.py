@@ -751,6 +751,7 @@ def add_labels(
     allow_heldout: bool = False,
     sheet: str | None = None,
     delimiter: str | None = None,
+    original_texts=None,
 ) -> AddReport:
     """Merge new labelled rows into the store as a new dated file.
 
@@ -794,6 +795,10 @@ def add_labels(
         ``datasets/real/``, beside the store) too. By default they are refused and
         listed in :attr:`AddReport.evaluation_texts`: the held-out figures would
         become optimistic, and ``train`` refuses a store that holds such a text.
+    original_texts : dict, optional
+        For rows whose text was masked (``review --export --redact``): the normalised
+        text of a row -> the original texts it was masked from. The held-out check
+        looks at those too, so a held-out text that held a phone is still refused.
 
     Returns
     -------
@@ -817,7 +822,7 @@ def add_labels(
     # should not keep another run waiting
     read_options = dict(text_column=text_column, label_column=label_column, sheet=sheet, delimiter=delimiter)
     candidates = _candidates(files, report, source, annotator, now.strftime("%Y-%m-%d"), **read_options)
-    candidates = _evaluation_check(candidates, store, report, allow_heldout)
+    candidates = _evaluation_check(candidates, store, report, allow_heldout, original_texts)
     report.dry_run = dry_run
     lock = contextlib.nullcontext() if dry_run else store_lock(store, on_wait=on_wait)
     with lock:  # from reading the store to writing the new file
@@ -840,11 +845,14 @@ def add_labels(
     return report
 
 
-def _evaluation_check(candidates: list[dict], store: Path, report: AddReport, allow: bool) -> list[dict]:
+def _evaluation_check(
+    candidates: list[dict], store: Path, report: AddReport, allow: bool, original_texts=None
+) -> list[dict]:
     """The candidates that may be added: those whose text is an evaluation text are refused unless ``allow``.
 
     The evaluation sets are the workspace's ``datasets/heldout/`` and ``datasets/real/``
-    (beside the store folder), matched by normalised text as ``train`` matches them.
+    (beside the store folder), matched by normalised text as ``train`` matches them; a
+    masked row (``original_texts``) also by the texts it was masked from.
     """
     index: dict[str, str] = {}
     for folder in (store.parent / "heldout", store.parent / "real"):
@@ -860,8 +868,13 @@ def _evaluation_check(candidates: list[dict], store: Path, report: AddReport, al
         return candidates
     report.evaluation_allowed = allow
     kept = []
+    originals = {
+        key: [k for k in normalize_texts(list(texts)) if k] for key, texts in (original_texts or {}).items()
+    }
     for entry in candidates:
         where = index.get(entry["_key"])
+        for key in originals.get(entry["_key"], ()):
+            where = where or index.get(key)
         if where is not None:
             report.evaluation_texts.append((entry["_where"], where))
             if not allow:

@@ -72,6 +72,20 @@ class Item:
     is_campaign: bool = False
 
 
+def _bad_workbook_errors() -> tuple:
+    """What reading a broken .xlsx raises (a zip error, openpyxl's, a missing member)."""
+    import zipfile
+
+    errors: list = [zipfile.BadZipFile, KeyError, EOFError]
+    try:
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        errors.append(InvalidFileException)
+    except ImportError:  # openpyxl missing: pandas says so in an ImportError, one line already
+        pass
+    return tuple(errors)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     """A scored or campaigns file as strings; CSV/TSV cells unescaped as ``score`` escaped them."""
     name = path.name.lower()
@@ -88,7 +102,9 @@ def _read_table(path: Path) -> pd.DataFrame:
             return pd.read_excel(path, dtype=object, engine="openpyxl")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, *_bad_workbook_errors()) as exc:
+        # an .xlsx that is no zip, a truncated one, a zip without a workbook: openpyxl's
+        # BadZipFile, InvalidFileException or KeyError are one line too
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: cannot read it as a scored file ({reason})") from None
     raise InputError(f"{path}: review reads what score writes: a .csv, .tsv, .jsonl or .xlsx file")
@@ -249,7 +265,8 @@ class ReviewQueue:
         return self.decisions.record(self.annotator, targets, label, category)
 
     def undo(self) -> int:
-        return self.decisions.undo(self.annotator)
+        """Undo the annotator's last decision on this queue's items (not one made over another file)."""
+        return self.decisions.undo(self.annotator, self._by_key)
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -259,6 +276,26 @@ _EXPORT_COLUMNS = ("text", "label", "category", "source", "row", "annotator", "w
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "review"
+
+
+def _stable_id(text: str) -> str:
+    """A readable prefix of ``text`` and a short hash of it: distinct texts never share one.
+
+    Examples
+    --------
+    >>> _stable_id("c1") != _stable_id("C1") and _stable_id("к1") != _stable_id("1")
+    True
+    """
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    prefix = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:20].strip("-")
+    return f"{prefix}-{digest}" if prefix else digest
+
+
+def campaign_group(scored_file: str, campaign: str) -> str:
+    """The label store ``group`` of a campaign's exported rows (one per scored file and campaign id)."""
+    return f"review-{_stable_id(scored_file)}-campaign-{_stable_id(campaign)}"
 
 
 def export_decisions(
@@ -275,7 +312,8 @@ def export_decisions(
 
     The decisions (all annotators', or ``annotator``'s) are written, one row each, to a
     new file ``<workspace>/review/exports/<time>_<who>_<scored file>.csv`` (never over
-    another: it stays as the record of what was exported), which goes to
+    another: it stays as the record of what was exported; an export that adds nothing
+    and cites none of its lines, in a conflict or a held-out text, leaves none), which goes to
     :func:`classifier.merge.add_labels` with ``source="review:<scored file>"``: the
     same provenance (annotator, writer, date, the message's own input file and row),
     duplicate and conflict handling, and refusal of held-out texts as ``labels add``.
@@ -310,6 +348,7 @@ def export_decisions(
         As :func:`classifier.merge.add_labels` (unresolved conflicts: nothing added).
     """
     from .merge import add_labels
+    from .normalize import normalize_texts
     from .redact import redact as mask
     from .workspace import home
 
@@ -335,9 +374,7 @@ def export_decisions(
                     "row": d.row,
                     "annotator": d.annotator,
                     "writer": d.annotator,
-                    "group": f"review-{_slug(scored_file)}-campaign-{_slug(d.campaign)}"
-                    if d.campaign
-                    else "",
+                    "group": campaign_group(scored_file, d.campaign) if d.campaign else "",
                     "added": d.decided_at[:10],
                 }
             )
@@ -351,7 +388,22 @@ def export_decisions(
                 break
             except FileExistsError:
                 continue
-        report = add_labels([target], store, source=f"review:{scored_file}", resolve=resolve, now=now)
+        originals = None
+        if redact:  # the held-out check also looks at the original texts, not only the masked ones
+            originals = {}
+            masked = [mask(d.text) for d in rows]
+            for key, d in zip(normalize_texts(masked), rows, strict=True):
+                originals.setdefault(key, []).append(d.text)
+        report = add_labels(
+            [target],
+            store,
+            source=f"review:{scored_file}",
+            resolve=resolve,
+            now=now,
+            original_texts=originals,
+        )
+        if not report.added and not report.conflicts and not report.evaluation_texts:
+            target.unlink(missing_ok=True)  # nothing added and no line of it cited: no record to keep
         results.append((scored_file, report))
     return results
 
@@ -516,7 +568,9 @@ def render_page(queue: ReviewQueue, token: str, nonce: str, notice=(), *, can_ex
             else "no campaign (<span id='campaign-size'>1</span> message)"
         )
         whole = (
-            "every decision covers the campaign" if item.is_campaign else "Y / N: label the whole campaign"
+            "every decision covers the campaign"
+            if item.is_campaign
+            else "Shift+Y / Shift+N: label the whole campaign"
         )
         body = (
             f"<div id='item' data-key='{esc(item.key)}'>"
@@ -543,8 +597,9 @@ def render_page(queue: ReviewQueue, token: str, nonce: str, notice=(), *, can_ex
     help_box = (
         "<div id='help' hidden><h2>Keys</h2><ul>"
         "<li><kbd>y</kbd> pattern (label 1)</li><li><kbd>n</kbd> not the pattern, then a category key</li>"
-        "<li><kbd>Y</kbd> / <kbd>N</kbd> the same for every message of the shown message's campaign</li>"
-        "<li><kbd>s</kbd> skip (it comes back after the rest)</li><li><kbd>u</kbd> undo the last decision</li>"
+        "<li><kbd>Shift</kbd>+<kbd>Y</kbd> / <kbd>Shift</kbd>+<kbd>N</kbd> the same for every message of the "
+        "shown message's campaign (Shift must be held: Caps Lock alone labels one message)</li>"
+        "<li><kbd>s</kbd> skip (it comes back after the rest)</li><li><kbd>u</kbd> undo your last decision in this file</li>"
         "<li><kbd>e</kbd> export the decisions to the label store</li><li><kbd>?</kbd> this help; Esc closes</li>"
         f"</ul><ul>{keys}</ul></div>"
     )
@@ -610,15 +665,16 @@ _SCRIPT = """
   if (noButton) noButton.addEventListener('click', function () { askCategory(false); });
   document.addEventListener('keydown', function (e) {
     if (e.ctrlKey || e.altKey || e.metaKey) return;
-    var k = e.key;
+    // letters compare in lower case, so Caps Lock does not change a key; a campaign needs Shift held
+    var k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     if (k === 'Escape') { cats && (cats.hidden = true); help.hidden = true; return; }
     if (k === '?') { help.hidden = !help.hidden; return; }
     if (cats && !cats.hidden) {
       if (keys[k]) send(decide, {action: 'no', category: keys[k], scope: scope});
       return;
     }
-    if (k === 'y' || k === 'Y') send(decide, {action: 'yes', scope: k === 'Y' ? 'campaign' : ''});
-    else if (k === 'n' || k === 'N') askCategory(k === 'N');
+    if (k === 'y') send(decide, {action: 'yes', scope: e.shiftKey ? 'campaign' : ''});
+    else if (k === 'n') askCategory(e.shiftKey);
     else if (k === 's') send(decide, {action: 'skip', scope: ''});
     else if (k === 'u') { var u = document.getElementById('undo'); if (!sent) { sent = true; u.submit(); } }
     else if (k === 'e') { var x = document.getElementById('export'); if (x && !sent) { sent = true; x.submit(); } }

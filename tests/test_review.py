@@ -22,7 +22,7 @@ from classifier.cli import cli
 from classifier.decisions import Decisions, agreement, format_agreement, item_key
 from classifier.labels import read_labelled, store_files
 from classifier.redact import luhn_ok, redact
-from classifier.review import CATEGORY_KEYS, ReviewQueue, create_app, load_items
+from classifier.review import CATEGORY_KEYS, ReviewQueue, campaign_group, create_app, load_items
 
 from .conftest import model_opts, tiny_rows, write_store
 
@@ -98,6 +98,17 @@ def _cli(workspace, *args):
         ("картка 4111 1111 1111 1111", "картка [card]"),
         ("5375-4141-0123-4564 і 4111111111111111", "[card] і [card]"),
         ("пиши @vanya_ua або @Olena2024", "пиши [handle] або [handle]"),
+        # a card followed by an amount: the card's own groups are Luhn-tested, the amount stays
+        ("картка 4111 1111 1111 1111 500 грн", "картка [card] 500 грн"),
+        ("4111.1111.1111.1111, 4111\u00a01111\u00a01111\u00a01111", "[card], [card]"),
+        ("картка4111111111111111", "картка[card]"),
+        ("3782 822463 10005", "[card]"),
+        ("+380\u00a067\u00a0123\u00a045\u00a067", "[phone]"),
+        ("+380\u202f67\u2009123\u202f45\u202f67", "[phone]"),
+        ("380671234567", "[phone]"),
+        ("067–123–45–67", "[phone]"),
+        ("з 12.03.2024 дзвони 067 123 45 67", "з 12.03.2024 дзвони [phone]"),
+        ("t.me/vanya_ua або https://t.me/vanya_ua.", "[handle] або [handle]."),
     ],
 )
 def test_redact_masks_personal_data(text, expected):
@@ -115,6 +126,10 @@ def test_redact_masks_personal_data(text, expected):
         "id 1234567890, замовлення 4111111111111112",  # 16 digits, but no card: Luhn fails
         "a@b, @abc (too short for Telegram)",
         "рахунок 26 00 12",
+        "01.02.2024 03.04",
+        "08.03.2024-12.04.2024",
+        "8 000 000 000 грн",
+        "з 01/02/2024 по 2024-03-12",
     ],
 )
 def test_redact_leaves_dates_years_numbers_and_lone_at(text):
@@ -166,7 +181,7 @@ def test_missing_text_column_is_one_line(workspace, tiny_model, tmp_path):
     ]
 
 
-def test_campaigns_file_each_decision_covers_a_campaign(tmp_path, tiny_model):
+def test_campaigns_file_each_decision_covers_a_campaign(tmp_path, tiny_model, workspace):
     path = tmp_path / "campaigns.csv"
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
@@ -180,6 +195,17 @@ def test_campaigns_file_each_decision_covers_a_campaign(tmp_path, tiny_model):
         ("k2", 3, True),
         ("k1", 12, True),
     ]
+    queue = ReviewQueue(items, Decisions(workspace / "review" / "decisions.sqlite"), "olena")
+    assert queue.decide(items[0], 1, whole_campaign=True) == 1  # one decision: the campaign k2
+    assert queue.current() is items[1] and queue.progress() == (1, 2)
+    run = _cli(workspace, "review", "--export")
+    assert run.exit_code == 0 and "review:campaigns.csv: 1 row read: 1 added" in run.stdout, run.output
+    rows = _store_rows(workspace)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row["text"] == OTHERS[0] and row["label"] == "1"
+    assert row["source"] == "review:campaigns.csv (from campaign k2)"
+    assert row["group"] == campaign_group("campaigns.csv", "k2")  # cross-validation holds k2 out whole
 
 
 def _app(scored, model, db, annotator="olena", export=None):
@@ -235,6 +261,39 @@ def test_decide_skip_undo_and_campaign(scored, tiny_model, tmp_path):
     assert [i.key for i in queue.items if i.campaign == "c1" and i.key in after] == [
         k for k in (first.key, second.key) if queue.get(k).campaign == "c1"
     ]
+
+
+def test_undo_only_touches_the_queue_on_screen(scored, tiny_model, tmp_path):
+    db = tmp_path / "d.sqlite"
+    hostile = tmp_path / "hostile.csv"
+    pd.DataFrame({"score": [0.9, 0.8], "flagged": ["true", "true"], "text": OTHERS[:2]}).to_csv(
+        hostile, index=False
+    )
+    here = ReviewQueue(load_items(scored, tiny_model), Decisions(db), "olena")
+    there = ReviewQueue(load_items(hostile, tiny_model), Decisions(db), "olena")
+    mine = here.current()
+    here.decide(mine, 1)
+    other = there.current()
+    there.decide(other, 0, "everyday")  # the annotator's latest decision, in another file
+    assert here.undo() == 1  # undo on scored.csv undoes scored.csv's decision
+    decided = here.decisions.decided("olena")
+    assert mine.key not in decided and decided[other.key] == 0
+    assert here.undo() == 0  # nothing of this queue's left; hostile.csv's decision stays
+    assert here.decisions.decided("olena") == {other.key: 0}
+
+
+def test_undo_after_labelling_a_skipped_item_restores_the_skip(scored, tiny_model, tmp_path):
+    queue, _ = _app(scored, tiny_model, tmp_path / "d.sqlite")
+    first, second = queue.items[0], queue.items[1]
+    queue.decide(first, None)
+    queue.decide(second, None)
+    queue.decide(first, 1)  # the skipped item labelled: its skip is replaced
+    assert queue.decisions.decided("olena")[first.key] == 1
+    assert queue.undo() == 1
+    assert queue.decisions.decided("olena") == {first.key: None, second.key: None}
+    assert queue.decisions.skipped("olena") == [first.key, second.key]  # in its place among the skips
+    assert queue.undo() == 1 and queue.undo() == 1  # then the skips themselves
+    assert queue.decisions.decided("olena") == {} and queue.undo() == 0
 
 
 def test_skipped_items_come_back_last_and_other_annotators_are_apart(scored, tiny_model, tmp_path):
@@ -306,6 +365,35 @@ def test_export_goes_through_labels_add_with_provenance_once(scored, tiny_model,
     assert again.exit_code == 0, again.output
     assert "0 added, 2 exact duplicates skipped" in again.stdout
     assert len(_store_rows(workspace)) == 2
+
+
+def test_export_campaign_groups_keep_distinct_ids_apart(workspace, tmp_path):
+    from types import SimpleNamespace
+
+    from classifier.review import export_decisions
+
+    db = Decisions(workspace / "review" / "decisions.sqlite")
+    ids = ["к1", "1", "C1", "c1", "x" * 41, "x" * 40]
+    for n, cid in enumerate(ids):
+        text = f"{OTHERS[n]} ({n})"
+        item = SimpleNamespace(key=item_key(text, "m.txt", n), scored_file="scored.csv", source="m.txt",
+                               row=str(n), campaign=cid, text=text)  # fmt: skip
+        db.record("olena", [item], 0, "everyday")
+    export_decisions(db, store=workspace / "datasets" / "labelled", exports_dir=tmp_path / "exports")
+    groups = list(_store_rows(workspace)["group"])
+    assert len(groups) == len(ids) and len(set(groups)) == len(ids), groups
+    assert all(g.startswith("review-") and len(g) <= 80 for g in groups)
+
+
+def test_an_export_that_adds_nothing_leaves_no_file(scored, tiny_model, workspace):
+    items = [i for i in load_items(scored, tiny_model) if i.text != HELDOUT_TEXT]
+    ReviewQueue(items, Decisions(workspace / "review" / "decisions.sqlite"), "olena").decide(items[0], 1)
+    exports = workspace / "review" / "exports"
+    assert "1 added" in _cli(workspace, "review", "--export").stdout
+    assert len(list(exports.iterdir())) == 1  # the record of what was added
+    again = _cli(workspace, "review", "--export")
+    assert again.exit_code == 0 and "0 added, 1 exact duplicate skipped" in again.stdout, again.output
+    assert len(list(exports.iterdir())) == 1
 
 
 def test_export_reports_conflicts_between_annotators(scored, tiny_model, workspace):
@@ -423,6 +511,21 @@ def test_review_redact_shows_and_exports_masked_text(scored, tiny_model, workspa
     assert list(_store_rows(workspace)["text"]) == [redact(phone.text)]
 
 
+def test_export_redact_refuses_a_held_out_text_that_held_a_phone(scored, tiny_model, workspace):
+    held = dict(tiny_rows()[0], text=OTHERS[2], group="h2", writer="held")  # holds a phone and a handle
+    write_store(workspace / "datasets" / "heldout" / "held2.csv", [held])
+    items = load_items(scored, tiny_model, redact=True)
+    phone = next(i for i in items if i.text == OTHERS[2])
+    queue = ReviewQueue(items, Decisions(workspace / "review" / "decisions.sqlite"), "olena")
+    queue.decide(phone, 1)
+    queue.decide(next(i for i in items if i.text == OTHERS[3]), 0, "proof_of_life")
+    run = _cli(workspace, "review", "--export", "--redact")
+    assert run.exit_code == 0, run.output
+    assert "2 rows read: 1 added" in run.stdout and "1 held-out text refused" in run.stdout
+    assert "refused 1 row whose text is in the held-out set" in run.stdout
+    assert list(_store_rows(workspace)["text"]) == [OTHERS[3]]
+
+
 def test_score_report_redact_masks_the_top_messages(tiny_model, tmp_path):
     messages = tmp_path / "m.txt"
     messages.write_text(OTHERS[2] + "\n", encoding="utf-8")
@@ -445,6 +548,17 @@ def test_score_redact_is_refused_with_dask(tmp_path, tiny_model):
     assert run.exit_code == 2 and "--redact is not supported with --engine dask" in run.stderr
 
 
+def _zip_without_workbook():
+    """A valid zip that is no workbook (openpyxl raises KeyError or InvalidFileException)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("hello.txt", "hi")
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [
@@ -456,11 +570,19 @@ def test_score_redact_is_refused_with_dask(tmp_path, tiny_model):
             '{"score": 0.5, "flagged": true, "text": "hi"}\n{not json\n',
             "cannot read it as a scored file",
         ),
+        ("bad.xlsx", "not a zip at all\n", "cannot read it as a scored file"),
+        ("cut.xlsx", b"PK\x03\x04\x14\x00\x00\x00\x08\x00truncated", "cannot read it as a scored file"),
+        ("empty.xlsx", _zip_without_workbook, "cannot read it as a scored file"),
     ],
 )
 def test_bad_scored_files_are_one_line_errors(workspace, tmp_path, tiny_model, name, content, message):
     path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
+    if callable(content):
+        content = content()
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
     run = _cli(workspace, "review", path, *model_opts(tiny_model))
     assert run.exit_code == 2 and message in run.stderr, run.output
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.output
@@ -479,6 +601,23 @@ def test_stats_without_decisions_and_review_without_a_file(workspace):
     assert not (workspace / "review").exists()  # --stats creates nothing
     run = _cli(workspace, "review")
     assert run.exit_code == 2 and "review needs SCORED" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "error", [OSError("No username set in the environment"), KeyError("getpwuid(): uid not found: 1234")]
+)
+def test_no_login_name_asks_for_annotator(scored, tiny_model, workspace, monkeypatch, error):
+    import getpass
+
+    def no_user():
+        raise error
+
+    monkeypatch.setattr(getpass, "getuser", no_user)
+    run = _cli(workspace, "review", scored, *model_opts(tiny_model))
+    assert run.exit_code == 2 and "Traceback" not in run.output, run.output
+    assert run.stderr.strip().splitlines() == [
+        "Error: cannot tell who is labelling (no login name for this user); pass --annotator NAME"
+    ]
 
 
 def test_a_taken_port_is_a_one_line_error(scored, tiny_model, workspace):

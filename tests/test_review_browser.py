@@ -82,9 +82,10 @@ def test_review_by_keyboard_through_a_sigkill_then_export(chromium, scored, tiny
         presses, campaign_done, seen_hostile = 0, False, set()
         while page.locator("#item").count():
             text = page.inner_text("#text")
-            if text in hostile:
+            if text in hostile:  # shown as text, and nothing of it ran on this page
                 seen_hostile.add(text)
                 assert page.locator("#text script, #text img").count() == 0
+                assert page.evaluate("window.pwned === undefined")
             if int(page.inner_text("#campaign-size")) > 1 and not campaign_done:
                 _press(page, "Shift+Y")  # the whole campaign, one key
                 campaign_done = True
@@ -106,7 +107,6 @@ def test_review_by_keyboard_through_a_sigkill_then_export(chromium, scored, tiny
         page.keyboard.press("n")
         _press(page, "2")  # captive_practical
         assert page.locator("#done").count() == 1
-        assert page.evaluate("window.pwned === undefined")
         assert problems == [] and outside == []
         page.close()
     finally:
@@ -136,3 +136,25 @@ def test_review_by_keyboard_through_a_sigkill_then_export(chromium, scored, tiny
     assert len(added) == len(items) - 1  # the held-out text is refused
     assert set(added["annotator"]) == {"olena"} and all(added["source"].str.startswith("review:scored.csv"))
     assert set(added[added["text"] == undone]["category"]) == {"captive_practical"}
+
+
+def test_caps_lock_y_labels_one_message_not_the_campaign(chromium, scored, tiny_model, workspace):  # noqa: F811
+    items = load_items(scored, tiny_model)
+    member = next(i for i in items if i.campaign == "c1")
+    with Decisions(workspace / "review" / "decisions.sqlite") as db:  # skip until a campaign message is shown
+        for item in items[: items.index(member)]:
+            db.record("olena", [item], None)
+    proc, url = start_server(workspace, scored, tiny_model)
+    try:
+        page, problems, outside = _open(chromium, url)
+        assert int(page.inner_text("#campaign-size")) > 1
+        assert "Shift" in page.inner_html("#help") and "Shift+Y" in page.inner_text("#decide")
+        with page.expect_navigation():  # Caps Lock on: "Y" arrives without Shift
+            page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Y', shiftKey: false}))")
+        assert problems == [] and outside == []
+        page.close()
+    finally:
+        _kill(proc)
+    with Decisions(workspace / "review" / "decisions.sqlite") as db:
+        labelled = {d.item for d in db.all("olena") if d.label is not None}
+    assert labelled == {member.key}  # one message, not its campaign
