@@ -6,9 +6,11 @@ swapped for Latin look-alikes). :class:`CampaignGrouper` gives the rows that mat
 flagged messages and near misses (``score >= threshold x REASONS_FROM``), a shared
 campaign id:
 
-1. **Text.** The message is normalised (:func:`classifier.normalize.normalize_texts`
-   folds Latin and Greek look-alikes onto Cyrillic, so "Mамо" with a Latin M is
-   "мамо"), then every run of non-letters becomes one space.
+1. **Text.** One spelling per script (:func:`campaign_texts`): the message is cleaned
+   as for scoring, a mixed-script word ("Mамо" with a Latin M) is read as Cyrillic,
+   and every letter is read by its sound in Latin with the variants of
+   transliteration collapsed, so "Виходьте" and "Vykhod'te" are both "vihodte";
+   every run of non-letters becomes one space.
 2. **Signature.** A MinHash (``datasketch``) of its character 5-shingles, with
    :data:`NUM_PERM` = 128 permutations (seed 1). datasketch's hash values are 32-bit,
    so a signature is kept as ``NUM_PERM`` x 4 = 512 bytes.
@@ -21,8 +23,8 @@ campaign id:
    that thousands of copies cost linear time (a later edit that is 0.5 like a skipped
    copy but not like its twin can, rarely, stay apart: the rule is fixed, so ids stay
    deterministic).
-   Copies with a name swapped, a greeting changed or a few words inserted are 0.8-0.96
-   similar; distinct scripts on the same theme 0.1-0.2.
+   Copies with a name swapped, a greeting changed or a few words inserted are 0.79-0.95
+   similar, transliterated copies about 1.0; distinct scripts on the same theme 0.01-0.2.
 4. **Ids** are numbered by first appearance in input order: ``c0001`` is the campaign
    of the first grouped row, ``c0002`` the next new one... (at least four digits). The
    edges depend only on the signatures, and the numbering only on input order, so the
@@ -51,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .normalize import normalize_texts
+from .normalize import _LOOKALIKES, clean_texts
 
 NUM_PERM = 128
 THRESHOLD = 0.5
@@ -75,17 +77,65 @@ _TWIN = 0.9  # estimated similarity at which a row is represented by an indexed 
 _SCHEME = "affine32"  # datasketch 2.0's default, named so that signatures never change with it
 
 _NON_LETTERS = re.compile(r"[\W\d_]+")
+_WORD = re.compile(r"\w+")
+_HAS_LATIN = re.compile(r"[a-z]")
+_HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018\u02bc\u02b9`\u00b4")
+# A mixed-script word ("Mамо" with a Latin M, "Pідні" with a Latin P) is a look-alike
+# spelling: its Latin letters are read as the Cyrillic ones they imitate.
+_FOLD = str.maketrans(_LOOKALIKES)
+# Cyrillic (uk and ru) read as Latin letters the way people transliterate by sound, then
+# the spellings that vary between transliterations collapsed ("kh"/"h"/"x", "y"/"j"/"i",
+# "g"/"h", "zh"/"z", "ts"/"c"): "Виходьте на Майдан", "Vykhodte na Maidan" and
+# "Vyhod'te na Majdan" all read "vihodte na maidan".
+_SOUND = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "h", "д": "d", "е": "e", "є": "ie",
+        "ё": "io", "ж": "z", "з": "z", "и": "i", "і": "i", "ї": "i", "й": "i", "к": "k",
+        "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+        "у": "u", "ф": "f", "х": "h", "ц": "c", "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "",
+        "ы": "i", "ь": "", "э": "e", "ю": "iu", "я": "ia", "ј": "i", "ѕ": "s",
+    }
+)  # fmt: skip
+_DIGRAPHS = (("shch", "sh"), ("sch", "sh"), ("kh", "h"), ("zh", "z"), ("ts", "c"))
+_LATIN_VARIANTS = str.maketrans({"g": "h", "y": "i", "j": "i", "w": "v", "x": "h", "q": "k"})
+_REPEATS = re.compile(r"(\w)\1+")
+
+
+def _fold_mixed(text: str) -> str:
+    if not (_HAS_LATIN.search(text) and _HAS_CYRILLIC.search(text)):
+        return text
+    return _WORD.sub(
+        lambda m: m[0].translate(_FOLD) if _HAS_LATIN.search(m[0]) and _HAS_CYRILLIC.search(m[0]) else m[0],
+        text,
+    )
 
 
 def campaign_texts(texts: Sequence[str]) -> list[str]:
-    """The texts that signatures are made of: normalised, runs of non-letters as one space.
+    """The texts that signatures are made of: one spelling for a script however it is written.
+
+    The message is cleaned as for scoring (invisible characters, case, chat-export
+    metadata, links; :func:`classifier.normalize.clean_texts`), mixed-script words are
+    read as Cyrillic, every letter is then read by its sound in Latin with the
+    variant spellings of transliteration collapsed (so a copy transliterated by sound
+    meets its Cyrillic script), doubled letters are cut to one, and runs of
+    non-letters become one space.
 
     Examples
     --------
-    >>> campaign_texts(["Мамо, ВИХОДЬТЕ на Майдан!!!", "Mамо, виходьте на майдан"])
-    ['мамо виходьте на майдан', 'мамо виходьте на майдан']
+    >>> campaign_texts(["Мамо, ВИХОДЬТЕ на Майдан!!!", "Mамо, виходьте на майдан",
+    ...                 "Mamo, vykhodte na Maidan", "[14.02.24 18:30] Oleh: Mamo, vyhod'te na Majdan"])
+    ['mamo vihodte na maidan', 'mamo vihodte na maidan', 'mamo vihodte na maidan', 'mamo vihodte na maidan']
     """
-    return [_NON_LETTERS.sub(" ", t).strip() for t in normalize_texts(texts)]
+    out = []
+    for text in clean_texts(texts):
+        text = _fold_mixed(text.translate(_APOSTROPHES)).translate(_SOUND)
+        for a, b in _DIGRAPHS:
+            if a in text:
+                text = text.replace(a, b)
+        text = _REPEATS.sub(r"\1", _NON_LETTERS.sub(" ", text.translate(_LATIN_VARIANTS)))
+        out.append(text.strip())
+    return out
 
 
 def _shingles(text: str) -> list[bytes]:

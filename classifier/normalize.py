@@ -224,6 +224,39 @@ def _nfkc(joined: str) -> str:
     )
 
 
+def _clean_joined(joined: str) -> str:
+    """Steps 1-3 of the module docstring on a batch joined by ``_SEP``."""
+    if _INVISIBLE_RE.search(joined):  # before NFKC, so that "а\u200b\u0306" composes like "а\u0306"
+        joined = _INVISIBLE_RE.sub("", joined)
+    joined = _nfkc(joined)
+    joined = _nfkc(joined.casefold())  # casefold can undo NFKC ("ǅ", "İ"...)
+    if _META_HINT.search(joined):
+        joined = _SEP.join([strip_metadata(t) for t in joined.split(_SEP)])
+    # Placeholders last, on the cleaned text, so that a second pass finds nothing new
+    # (an invisible character or a capital letter no longer hides a link or a mention).
+    if "@" in joined or "." in joined or "://" in joined:
+        joined = _SEP.join([_placeholders(t) for t in joined.split(_SEP)])
+    return joined
+
+
+def clean_texts(texts: Iterable[str]) -> list[str]:
+    """Steps 1-3 only: invisible characters, NFKC and case, chat metadata, links and mentions.
+
+    The letters are left as written (no look-alike fold, no leetspeak), for uses that
+    read the spelling itself, such as matching a transliterated copy of a message
+    (:func:`classifier.campaigns.campaign_texts`).
+
+    Examples
+    --------
+    >>> clean_texts(["[14.02.24 18:30] Unknown: Mamo, VY\u200bKHODTE!"])
+    ['mamo, vykhodte!']
+    """
+    texts = [t.replace(_SEP, " ") if _SEP in t else t for t in texts]
+    if not texts:
+        return []
+    return _clean_joined(_SEP.join(texts)).split(_SEP)
+
+
 def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
     """Normalise a batch straight to code points, for the compiled feature code.
 
@@ -235,17 +268,7 @@ def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
         Message ``d`` is ``cps[offsets[d]:offsets[d + 1]]``.
     """
     texts = [t.replace(_SEP, " ") if _SEP in t else t for t in texts]
-    joined = _SEP.join(texts)
-    if _INVISIBLE_RE.search(joined):  # before NFKC, so that "а\u200b\u0306" composes like "а\u0306"
-        joined = _INVISIBLE_RE.sub("", joined)
-    joined = _nfkc(joined)
-    joined = _nfkc(joined.casefold())  # casefold can undo NFKC ("ǅ", "İ"...)
-    if _META_HINT.search(joined):
-        joined = _SEP.join([strip_metadata(t) for t in joined.split(_SEP)])
-    # Placeholders last, on the cleaned text, so that a second pass finds nothing new
-    # (an invisible character or a capital letter no longer hides a link or a mention).
-    if "@" in joined or "." in joined or "://" in joined:
-        joined = _SEP.join([_placeholders(t) for t in joined.split(_SEP)])
+    joined = _clean_joined(_SEP.join(texts))
     raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     seps = np.flatnonzero(raw == ord(_SEP))
     bounds = np.empty(2 * len(texts), dtype=np.int64)

@@ -23,6 +23,15 @@ COPIES = [
     SCRIPT.replace("вимагайте", "вимагаите").replace("перекривають", "перекривать"),  # typos
     SCRIPT.translate(str.maketrans("оаеір", "oaeip")),  # Latin look-alike spelling
 ]
+# SCRIPT transliterated by sound: the national system, a looser one typed by ear, apostrophes
+TRANSLITERATED = [
+    "Mamo, ya v poloni. Vykhodte na Maidan, vymahaite obminu vsikh na vsikh, vlada nas kynula i zabula "
+    "pro nas. Skazhy vsim rodynam, khai perekryvaiut dorohy",
+    "mamo ja v poloni vyhodte na majdan vymagajte obminu vsih na vsih vlada nas kynula i zabula pro nas "
+    "skazhi vsim rodinam haj perekryvajut dorogy",
+    "Mamo, ya v poloni. Vykhod'te na Maidan, vymahaite obminu vsikh na vsikh!! Vlada nas kynula i zabula "
+    "pro nas. Skazhy vsim rodynam, khay perekryvayut dorohy",
+]
 # other scripts on the same theme: must stay apart from SCRIPT and from one another
 DISTINCT = [
     "Рідні, ми в полоні вже рік. Йдіть під Офіс президента, вимагайте обміну, нас тут кинули",
@@ -53,6 +62,13 @@ def test_edited_copies_group_and_distinct_scripts_stay_apart():
 def test_each_edit_alone_groups_with_the_script():
     for copy in COPIES:
         assert _group([SCRIPT, copy]).column([0, 1]) == ["c0001", "c0001"], copy
+
+
+def test_a_copy_transliterated_by_sound_groups_with_its_script():
+    for copy in TRANSLITERATED:
+        assert _group([SCRIPT, copy]).column([0, 1]) == ["c0001", "c0001"], copy
+    result = _group([*TRANSLITERATED, *DISTINCT])  # the shared spelling does not pull other scripts in
+    assert result.column(range(6)) == ["c0001"] * 3 + ["c0002", "c0003", "c0004"]
 
 
 def test_ids_follow_first_appearance_whatever_order_rows_are_added():
@@ -195,3 +211,15 @@ def test_redact_masks_the_campaigns_file_and_the_report(tiny_model, tmp_path):
     assert table and all("[phone]" in r["text"] and "123 45 67" not in r["text"] for r in table)
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "[phone]" in page and "123 45 67" not in page
+
+
+def test_timeline_days_without_messages_count_zero():
+    from datetime import date
+
+    from classifier import batch_report
+    from classifier.batch_report import daily_counts
+
+    x, y = daily_counts({date(2024, 2, 27): 2, date(2024, 3, 2): 5, date(2024, 2, 28): 1})
+    assert x == [date(2024, 2, 27), date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1), date(2024, 3, 2)]
+    assert y == [2, 1, 0, 0, 5]  # a quiet day is 0, so the plotted line does not bridge the gap
+    assert doctest.testmod(batch_report).failed == 0
