@@ -10,7 +10,7 @@ workers and merges them (:meth:`BatchReport.merge`).
 from __future__ import annotations
 
 import heapq
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,23 @@ from .report_page import (
     to_png,
     write_page,
 )
+
+
+def daily_counts(days: dict) -> tuple[list, list]:
+    """Every day from the first to the last of ``days`` (date -> messages), quiet days at 0.
+
+    A plotted line then drops to zero on a quiet day instead of bridging the gap.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> x, y = daily_counts({date(2024, 2, 1): 3, date(2024, 2, 4): 1})
+    >>> [d.day for d in x], y
+    ([1, 2, 3, 4], [3, 0, 0, 1])
+    """
+    first, last = min(days), max(days)
+    x = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return x, [days.get(d, 0) for d in x]
 
 
 class BatchReport:
@@ -217,9 +234,9 @@ class BatchReport:
     def _plot_timeline(self, campaigns) -> bytes:
         fig, ax = new_figure(height=3.6)
         for cid, days in campaigns.timeline.items():
-            x = sorted(days)
+            x, y = daily_counts(days)
             size = int(campaigns.table.loc[campaigns.table["campaign"] == cid, "size"].iloc[0])
-            ax.plot(x, [days[d] for d in x], marker="o", markersize=3, linewidth=1, label=f"{cid} ({size:,})")
+            ax.plot(x, y, marker="o", markersize=3, linewidth=1, label=f"{cid} ({size:,})")
         ax.set_xlabel("day")
         ax.set_ylabel("messages per day")
         ax.set_title(f"The {len(campaigns.timeline)} largest campaigns with dates, per day")

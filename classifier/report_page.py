@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import numbers
 import re
 from pathlib import Path
 
@@ -171,13 +172,23 @@ def fmt(value, digits=3) -> str:
     return str(value)
 
 
+def _is_number(value) -> bool:
+    # bool is an int, but "True" reads as text; None is a missing number ("-")
+    return value is None or (isinstance(value, numbers.Number) and not isinstance(value, bool))
+
+
 def table_html(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
-    """An HTML table; every cell is escaped, columns from ``numeric_from`` right-aligned."""
+    """An HTML table; every cell is escaped, numbers from column ``numeric_from`` on right-aligned.
+
+    Text cells (dates, names, messages) stay left-aligned whatever their column.
+    """
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = []
     for row in rows:
         cells = "".join(
-            f'<td class="num">{esc(fmt(v))}</td>' if i >= numeric_from else f"<td>{esc(fmt(v))}</td>"
+            f'<td class="num">{esc(fmt(v))}</td>'
+            if i >= numeric_from and _is_number(v)
+            else f"<td>{esc(fmt(v))}</td>"
             for i, v in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")

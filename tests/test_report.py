@@ -393,3 +393,17 @@ def test_score_report_neutralises_right_to_left_overrides(tiny_model, tmp_path):
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert not set(page) & set(BIDI)
     assert "Майдан ⟨U+202E⟩німбо йте агамив⟨U+202C⟩ нас" in page and "⟨U+2067⟩x⟨U+2069⟩" in page
+
+
+def test_table_cells_are_right_aligned_only_when_they_hold_numbers():
+    from classifier.report_page import table_html
+
+    html = table_html(["campaign", "size", "first seen", "score", "text"],
+                      [["c0001", 60, "2024-02-06 01:16:00", 0.99, "Мамо, виходьте"], ["c0002", 3, None, float("nan"), "x"]])  # fmt: skip
+    assert '<td class="num">60</td>' in html and '<td class="num">0.990</td>' in html
+    assert (
+        "<td>c0001</td>" in html
+        and "<td>2024-02-06 01:16:00</td>" in html
+        and "<td>Мамо, виходьте</td>" in html
+    )
+    assert html.count('<td class="num">-</td>') == 2  # missing numbers stay in the number column
