@@ -541,8 +541,13 @@ def score(
     "to FILE (.csv, .tsv, .xlsx or .jsonl) for review.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --errors file (it may hold your notes).")
+@click.option(
+    "--redact",
+    is_flag=True,
+    help="Mask phones, e-mails, card numbers and @handles in the --errors file's texts.",
+)
 @_friendly
-def evaluate(model_ref, models_dir, data, report_dir, errors_file, overwrite):
+def evaluate(model_ref, models_dir, data, report_dir, errors_file, overwrite, redact):
     """Measure a model on labelled data; print a summary and optionally write an HTML report.
 
     Prints precision, recall, F1, PR-AUC and false-positive rate at the model's
@@ -576,6 +581,10 @@ def evaluate(model_ref, models_dir, data, report_dir, errors_file, overwrite):
     click.echo(format_evaluation(result))
     if errors_file:
         wrong = misclassified(result)
+        if redact:
+            from .redact import redact_texts
+
+            wrong["text"] = redact_texts(wrong["text"])
         write_table(wrong, errors_file, overwrite=overwrite, title="errors")
         fp = int((wrong["kind"] == "false positive").sum())
         click.echo(

@@ -439,3 +439,18 @@ def test_dask_takes_quiet_and_summary_json(tiny_model, tmp_path):
         tmp_path / "o2" / "s.json",
     )
     assert inside.exit_code == 2 and "inside the output folder" in inside.stderr
+
+
+def test_evaluate_errors_redact_masks_personal_data(tiny_model, tmp_path):
+    rows = tiny_rows()
+    rows[0]["label"] = 0  # a false positive whose text holds a phone, an e-mail and a handle
+    rows[0]["text"] += " Дзвони +380 67 123 45 67, пиши olena.k@ukr.net або @olena_k"
+    data = write_store(tmp_path / "data.csv", rows)
+    out = tmp_path / "errors.csv"
+    result = CliRunner().invoke(
+        cli, ["evaluate", *model_opts(tiny_model), "--data", str(data), "--errors", str(out), "--redact"]
+    )
+    assert result.exit_code == 0, result.output
+    written = out.read_text(encoding="utf-8")
+    assert "Дзвони" in written  # the row is there
+    assert "123 45 67" not in written and "olena.k@ukr.net" not in written and "@olena_k" not in written
