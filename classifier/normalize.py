@@ -224,8 +224,9 @@ def _nfkc(joined: str) -> str:
     )
 
 
-def _clean_joined(joined: str) -> str:
-    """Steps 1-3 of the module docstring on a batch joined by ``_SEP``."""
+def _clean_joined(texts: list[str]) -> str:
+    """Steps 1-3 of the module docstring on a batch, joined by ``_SEP``."""
+    joined = _SEP.join([t.replace(_SEP, " ") if _SEP in t else t for t in texts])
     if _INVISIBLE_RE.search(joined):  # before NFKC, so that "а\u200b\u0306" composes like "а\u0306"
         joined = _INVISIBLE_RE.sub("", joined)
     joined = _nfkc(joined)
@@ -251,10 +252,8 @@ def clean_texts(texts: Iterable[str]) -> list[str]:
     >>> clean_texts(["[14.02.24 18:30] Unknown: Mamo, VY\u200bKHODTE!"])
     ['mamo, vykhodte!']
     """
-    texts = [t.replace(_SEP, " ") if _SEP in t else t for t in texts]
-    if not texts:
-        return []
-    return _clean_joined(_SEP.join(texts)).split(_SEP)
+    texts = list(texts)
+    return _clean_joined(texts).split(_SEP) if texts else []
 
 
 def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
@@ -267,8 +266,8 @@ def normalize_codepoints(texts) -> tuple[np.ndarray, np.ndarray]:
     offsets : numpy.ndarray of int64
         Message ``d`` is ``cps[offsets[d]:offsets[d + 1]]``.
     """
-    texts = [t.replace(_SEP, " ") if _SEP in t else t for t in texts]
-    joined = _clean_joined(_SEP.join(texts))
+    texts = list(texts)
+    joined = _clean_joined(texts)
     raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     seps = np.flatnonzero(raw == ord(_SEP))
     bounds = np.empty(2 * len(texts), dtype=np.int64)
